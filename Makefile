@@ -1,0 +1,30 @@
+# nst: the two commands are `make demo` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+CARGO ?= cargo
+DEMO_PHOTO ?= assets/photos/chelsea.jpg
+DEMO_OUT ?= out/demo.jpg
+
+.PHONY: setup build demo test bench clean-env
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release --bins
+	@# Until trained styles ship, the default model is an untrained network made here.
+	@[ -f weights/untrained.onnx ] || target/release/nst-train init -o weights/untrained.onnx
+
+demo: build
+	@mkdir -p out
+	target/release/nst stylize $(DEMO_PHOTO) -o $(DEMO_OUT)
+	@echo "demo: wrote $(DEMO_OUT)"
+
+test: setup
+	scripts/with-display.sh $(CARGO) test --release --workspace
+
+bench: build
+	$(CARGO) bench -p nst-benches
+	benches/compare_python.sh
+
+clean-env:
+	rm -rf .venv weights/vgg19.safetensors

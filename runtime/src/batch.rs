@@ -1,0 +1,322 @@
+//! `nst stylize` over one or many files: turning the command line into jobs (input ->
+//! output), and running them as a three-stage pipeline (decode, stylize, encode on
+//! separate threads) that goes on past a bad file and reports every failure.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+
+use crate::color;
+use crate::error::{Error, Result};
+use crate::imageio::{self, OutputFormat, Picture};
+use crate::model::StyleModel;
+
+/// What to do to each image besides running the network.
+#[derive(Debug, Clone, Copy)]
+pub struct StylizeOptions {
+    /// Downscale so the longer side is at most this many pixels.
+    pub max_size: Option<u32>,
+    /// 1 = fully stylized, 0 = the original.
+    pub strength: f32,
+    /// Keep the original's colours (stylized luminance only).
+    pub preserve_color: bool,
+}
+
+impl Default for StylizeOptions {
+    fn default() -> Self {
+        Self { max_size: None, strength: 1.0, preserve_color: false }
+    }
+}
+
+impl StylizeOptions {
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.strength) || self.strength.is_nan() {
+            return Err(Error::Parameter(format!("--strength must be between 0 and 1, got {}", self.strength)));
+        }
+        if self.max_size == Some(0) {
+            return Err(Error::Parameter("--max-size must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Resizes a freshly decoded picture to the working size.
+    pub fn prepare(&self, mut picture: Picture) -> Picture {
+        if let Some(max) = self.max_size {
+            let (w, h) = picture.rgb.dimensions();
+            let (nw, nh) = imageio::fit_size(w, h, max);
+            if (nw, nh) != (w, h) {
+                picture.rgb = imageio::resize(&picture.rgb, nw, nh);
+                picture.alpha = picture.alpha.map(|a| imageio::resize_gray(&a, nw, nh));
+            }
+        }
+        picture
+    }
+
+    /// Runs the network and the post-processing on a prepared picture.
+    pub fn stylize(&self, model: &mut StyleModel, picture: &Picture) -> Result<Picture> {
+        let mut out = model.stylize(&picture.rgb)?;
+        if self.preserve_color {
+            out = color::preserve_color(&out, &picture.rgb);
+        }
+        if self.strength < 1.0 {
+            out = color::blend(&out, &picture.rgb, self.strength);
+        }
+        Ok(Picture { rgb: out, alpha: picture.alpha.clone() })
+    }
+}
+
+/// One input file and where its result goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub input: PathBuf,
+    pub output: PathBuf,
+}
+
+/// An input that could not be processed, and why.
+#[derive(Debug)]
+pub struct Failure {
+    pub input: PathBuf,
+    pub error: Error,
+}
+
+/// Turns the command line into jobs. An output is a file when there is exactly one
+/// input file and the output is not an existing folder (nor ends with `/`); otherwise it
+/// is a folder, created if needed, that receives the inputs under their own names
+/// (folders keep their inner layout). Problems with single inputs (missing file, would
+/// overwrite an input, two inputs onto one output) become failures, not an abort.
+pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>)> {
+    let mut failures = Vec::new();
+    // (file, name relative to the output folder)
+    let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let before = files.len();
+            walk_images(input, input, &mut files);
+            if files.len() == before {
+                failures.push(Failure {
+                    input: input.clone(),
+                    error: Error::Parameter(format!("{}: the folder has no images ({})", input.display(), imageio::SUPPORTED_INPUTS)),
+                });
+            }
+        } else if input.exists() {
+            let name = input.file_name().map(PathBuf::from).unwrap_or_else(|| input.clone());
+            files.push((input.clone(), name));
+        } else {
+            failures.push(Failure {
+                input: input.clone(),
+                error: Error::Read { path: input.clone(), source: std::io::Error::from(std::io::ErrorKind::NotFound) },
+            });
+        }
+    }
+
+    let output_is_file = inputs.len() == 1
+        && files.len() == 1
+        && !inputs[0].is_dir()
+        && !output.is_dir()
+        && !output.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR);
+    if output_is_file {
+        OutputFormat::from_path(output)?;
+    } else if output.exists() && !output.is_dir() {
+        return Err(Error::Parameter(format!(
+            "{}: is a file, but several inputs need an output folder; give a folder (it is created if missing)",
+            output.display()
+        )));
+    }
+
+    let input_ids: HashMap<PathBuf, PathBuf> = files.iter().filter_map(|(f, _)| Some((canonical(f)?, f.clone()))).collect();
+    let mut taken: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut jobs = Vec::new();
+    for (input, rel) in files {
+        let target = if output_is_file { output.to_path_buf() } else { output.join(output_name(&rel)) };
+        let id = canonical_target(&target);
+        if input_ids.contains_key(&id) {
+            failures.push(Failure { input, error: Error::WouldOverwriteInput { path: target } });
+            continue;
+        }
+        if let Some(first) = taken.get(&id) {
+            let error = Error::OutputCollision { path: target, first: first.clone(), second: input.clone() };
+            failures.push(Failure { input, error });
+            continue;
+        }
+        taken.insert(id, input.clone());
+        jobs.push(Job { input, output: target });
+    }
+    Ok((jobs, failures))
+}
+
+/// The output name for an input: same name, with `.png` when its format is not writable.
+fn output_name(rel: &Path) -> PathBuf {
+    if OutputFormat::from_path(rel).is_ok() {
+        rel.to_path_buf()
+    } else {
+        rel.with_extension(OutputFormat::Png.extension())
+    }
+}
+
+fn walk_images(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            walk_images(root, &path, out);
+        } else if is_image_name(&path) {
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            out.push((path, rel));
+        }
+    }
+}
+
+/// Whether a file name has one of the image extensions we read.
+pub fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| imageio::IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn canonical(p: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(p).ok()
+}
+
+/// A comparable identity for a path that may not exist yet.
+fn canonical_target(p: &Path) -> PathBuf {
+    if let Some(c) = canonical(p) {
+        return c;
+    }
+    let parent = crate::fsio::parent_dir(p);
+    let base = canonical(&parent).unwrap_or_else(|| std::path::absolute(&parent).unwrap_or(parent));
+    base.join(p.file_name().unwrap_or_default())
+}
+
+/// The result of one job.
+#[derive(Debug)]
+pub struct Outcome {
+    pub job: Job,
+    pub result: Result<()>,
+}
+
+/// Runs the jobs: one thread decodes (and resizes) ahead, this thread runs the network,
+/// one thread encodes and writes. `on_done` is called for every finished job, in order.
+pub fn run(model: &mut StyleModel, jobs: Vec<Job>, options: &StylizeOptions, mut on_done: impl FnMut(&Outcome)) -> Vec<Outcome> {
+    let (decoded_tx, decoded_rx) = sync_channel::<(Job, Result<Picture>)>(2);
+    let (styled_tx, styled_rx) = sync_channel::<(Job, Result<Picture>)>(2);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Outcome>();
+    let mut outcomes = Vec::new();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for job in jobs {
+                let picture = imageio::load(&job.input).map(|p| options.prepare(p));
+                if decoded_tx.send((job, picture)).is_err() {
+                    break;
+                }
+            }
+        });
+        scope.spawn(move || {
+            for (job, styled) in styled_rx {
+                let result = styled.and_then(|picture| {
+                    if let Some(dir) = job.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| Error::Write { path: job.output.clone(), reason: format!("cannot create the folder: {e}") })?;
+                    }
+                    imageio::save(&job.output, &picture)
+                });
+                if done_tx.send(Outcome { job, result }).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut pending = 0usize;
+        for (job, picture) in decoded_rx {
+            let styled = picture.and_then(|p| options.stylize(model, &p));
+            if styled_tx.send((job, styled)).is_err() {
+                break;
+            }
+            pending += 1;
+            while let Ok(outcome) = done_rx.try_recv() {
+                on_done(&outcome);
+                outcomes.push(outcome);
+                pending -= 1;
+            }
+        }
+        drop(styled_tx);
+        for outcome in done_rx.iter().take(pending) {
+            on_done(&outcome);
+            outcomes.push(outcome);
+        }
+    });
+    outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(p: &Path) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"x").unwrap();
+    }
+
+    #[test]
+    fn single_file_to_file() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.jpg");
+        touch(&a);
+        let out = d.path().join("out.png");
+        let (jobs, failures) = plan(&[a.clone()], &out).unwrap();
+        assert!(failures.is_empty());
+        assert_eq!(jobs, vec![Job { input: a, output: out }]);
+    }
+
+    #[test]
+    fn folder_keeps_layout_and_renames_unwritable_formats() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        touch(&src.join("x.jpg"));
+        touch(&src.join("sub/y.gif"));
+        touch(&src.join("notes.txt"));
+        let out = d.path().join("out");
+        let (jobs, failures) = plan(&[src.clone()], &out).unwrap();
+        assert!(failures.is_empty());
+        let outputs: Vec<_> = jobs.iter().map(|j| j.output.strip_prefix(&out).unwrap().to_path_buf()).collect();
+        assert_eq!(outputs, vec![PathBuf::from("sub/y.png"), PathBuf::from("x.jpg")]);
+    }
+
+    #[test]
+    fn never_overwrites_inputs_and_reports_collisions_and_missing() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("one/pic.jpg");
+        let b = d.path().join("two/pic.jpg");
+        touch(&a);
+        touch(&b);
+        let missing = d.path().join("nope.jpg");
+        // Output folder = the folder of `a`: a's output would be `a` itself.
+        let (jobs, failures) = plan(&[a.clone(), b.clone(), missing.clone()], &d.path().join("one")).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].input, b);
+        assert_eq!(failures.len(), 2);
+        assert!(failures.iter().any(|f| f.input == missing && matches!(f.error, Error::Read { .. })));
+        assert!(failures.iter().any(|f| f.input == a && matches!(f.error, Error::WouldOverwriteInput { .. })));
+
+        let (jobs, failures) = plan(&[a.clone(), b.clone()], &d.path().join("out")).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert!(matches!(failures[0].error, Error::OutputCollision { .. }));
+
+        let (jobs, failures) = plan(&[a.clone()], &a).unwrap();
+        assert!(jobs.is_empty());
+        assert!(matches!(failures[0].error, Error::WouldOverwriteInput { .. }));
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        assert!(StylizeOptions { strength: 1.5, ..Default::default() }.validate().is_err());
+        assert!(StylizeOptions { max_size: Some(0), ..Default::default() }.validate().is_err());
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.jpg");
+        touch(&a);
+        assert!(matches!(plan(&[a], &d.path().join("out.xyz")), Err(Error::UnsupportedOutput { .. })));
+    }
+}

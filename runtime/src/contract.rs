@@ -1,0 +1,170 @@
+//! The model contract between the trainer (which writes ONNX files) and the runtime
+//! (which reads them). This module is the only place that defines it.
+//!
+//! An nst model is an ONNX graph with one float32 input [`INPUT_NAME`] of shape
+//! `[1, 3, H, W]` (RGB, 0-255, H and W dynamic) and one float32 output [`OUTPUT_NAME`] of
+//! the same shape and range. Its `metadata_props` describe it with the keys in [`keys`].
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+pub const INPUT_NAME: &str = "input";
+pub const OUTPUT_NAME: &str = "output";
+
+/// Version of the metadata format. Bump when the meaning of a key changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The only architecture the runtime knows today.
+pub const ARCH_JOHNSON2016: &str = "johnson2016";
+
+/// Smallest side a model accepts unless its metadata says otherwise; smaller images are
+/// edge-padded up to it by the runtime and cropped back.
+pub const DEFAULT_MIN_SIDE: u32 = 16;
+
+pub mod keys {
+    /// Metadata format version (integer, see [`super::FORMAT_VERSION`]).
+    pub const FORMAT_VERSION: &str = "nst.format_version";
+    /// Architecture name, e.g. `johnson2016`.
+    pub const ARCHITECTURE: &str = "nst.architecture";
+    /// JSON object with the architecture's hyperparameters.
+    pub const HYPERPARAMETERS: &str = "nst.hyperparameters";
+    /// Human-readable style name (usually the painting's file stem).
+    pub const STYLE_NAME: &str = "nst.style_name";
+    /// The style image the model was trained on (file name).
+    pub const STYLE_IMAGE: &str = "nst.style_image";
+    /// `true` when the weights were trained, `false` for a randomly initialised network.
+    pub const TRAINED: &str = "nst.trained";
+    /// JSON object with the training settings, command and final losses.
+    pub const TRAINING: &str = "nst.training";
+    /// Smallest image side the network accepts (integer).
+    pub const MIN_SIDE: &str = "nst.min_side";
+}
+
+/// What the metadata of an nst model says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub format_version: u32,
+    pub architecture: String,
+    pub hyperparameters: Value,
+    pub style_name: String,
+    pub style_image: Option<String>,
+    pub trained: bool,
+    pub training: Option<Value>,
+    pub min_side: u32,
+}
+
+impl ModelInfo {
+    /// The metadata as ONNX `metadata_props` key/value pairs.
+    pub fn to_props(&self) -> Vec<(String, String)> {
+        let mut props = vec![
+            (keys::FORMAT_VERSION.to_string(), self.format_version.to_string()),
+            (keys::ARCHITECTURE.to_string(), self.architecture.clone()),
+            (keys::HYPERPARAMETERS.to_string(), self.hyperparameters.to_string()),
+            (keys::STYLE_NAME.to_string(), self.style_name.clone()),
+            (keys::TRAINED.to_string(), self.trained.to_string()),
+            (keys::MIN_SIDE.to_string(), self.min_side.to_string()),
+        ];
+        if let Some(image) = &self.style_image {
+            props.push((keys::STYLE_IMAGE.to_string(), image.clone()));
+        }
+        if let Some(training) = &self.training {
+            props.push((keys::TRAINING.to_string(), training.to_string()));
+        }
+        props
+    }
+
+    /// Reads and checks the metadata; the error says what is missing or wrong.
+    pub fn from_props(props: &BTreeMap<String, String>) -> Result<Self, String> {
+        let get = |k: &str| props.get(k).map(String::as_str);
+        let version = get(keys::FORMAT_VERSION).ok_or_else(|| {
+            format!(
+                "not an nst style model: its metadata has no '{}' (models are made by `nst-train`; \
+                 other ONNX files need the same input/output contract and metadata)",
+                keys::FORMAT_VERSION
+            )
+        })?;
+        let format_version: u32 =
+            version.trim().parse().map_err(|_| format!("metadata '{}' is '{version}', not a number", keys::FORMAT_VERSION))?;
+        if format_version == 0 || format_version > FORMAT_VERSION {
+            return Err(format!(
+                "model format version {format_version} is not supported by this nst (it reads versions 1 to {FORMAT_VERSION}); \
+                 upgrade nst or re-export the model with this version's `nst-train export`"
+            ));
+        }
+        let architecture = get(keys::ARCHITECTURE)
+            .ok_or_else(|| format!("metadata '{}' is missing", keys::ARCHITECTURE))?
+            .to_string();
+        if architecture != ARCH_JOHNSON2016 {
+            return Err(format!("unknown architecture '{architecture}' (this nst knows '{ARCH_JOHNSON2016}')"));
+        }
+        let json = |k: &str| -> Result<Option<Value>, String> {
+            get(k).map(|s| serde_json::from_str(s).map_err(|e| format!("metadata '{k}' is not valid JSON: {e}"))).transpose()
+        };
+        let hyperparameters = json(keys::HYPERPARAMETERS)?.unwrap_or(Value::Null);
+        let training = json(keys::TRAINING)?;
+        let trained = match get(keys::TRAINED) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => return Err(format!("metadata '{}' is '{other}', expected true or false", keys::TRAINED)),
+        };
+        let min_side = match get(keys::MIN_SIDE) {
+            None => DEFAULT_MIN_SIDE,
+            Some(s) => s.trim().parse().map_err(|_| format!("metadata '{}' is '{s}', not a number", keys::MIN_SIDE))?,
+        };
+        Ok(Self {
+            format_version,
+            architecture,
+            hyperparameters,
+            style_name: get(keys::STYLE_NAME).unwrap_or("unnamed").to_string(),
+            style_image: get(keys::STYLE_IMAGE).map(str::to_string),
+            trained,
+            training,
+            min_side,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ModelInfo {
+        ModelInfo {
+            format_version: FORMAT_VERSION,
+            architecture: ARCH_JOHNSON2016.into(),
+            hyperparameters: serde_json::json!({"residual_blocks": 5}),
+            style_name: "starry".into(),
+            style_image: Some("vg_starry_night.jpg".into()),
+            trained: true,
+            training: Some(serde_json::json!({"iterations": 10})),
+            min_side: 16,
+        }
+    }
+
+    #[test]
+    fn props_round_trip() {
+        let info = sample();
+        let props: BTreeMap<_, _> = info.to_props().into_iter().collect();
+        assert_eq!(ModelInfo::from_props(&props).unwrap(), info);
+    }
+
+    #[test]
+    fn foreign_model_is_explained() {
+        let err = ModelInfo::from_props(&BTreeMap::new()).unwrap_err();
+        assert!(err.contains("not an nst style model"), "{err}");
+    }
+
+    #[test]
+    fn newer_format_and_unknown_architecture_are_refused() {
+        let mut props: BTreeMap<_, _> = sample().to_props().into_iter().collect();
+        props.insert(keys::FORMAT_VERSION.into(), (FORMAT_VERSION + 1).to_string());
+        assert!(ModelInfo::from_props(&props).unwrap_err().contains("not supported"));
+        props.insert(keys::FORMAT_VERSION.into(), "1".into());
+        props.insert(keys::ARCHITECTURE.into(), "resnet".into());
+        assert!(ModelInfo::from_props(&props).unwrap_err().contains("unknown architecture"));
+        props.insert(keys::ARCHITECTURE.into(), ARCH_JOHNSON2016.into());
+        props.insert(keys::TRAINING.into(), "{broken".into());
+        assert!(ModelInfo::from_props(&props).unwrap_err().contains("not valid JSON"));
+    }
+}

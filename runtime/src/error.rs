@@ -1,0 +1,69 @@
+//! One error type for the runtime library, split by who is at fault, with messages
+//! that name the file and say what to do.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input file is not there or cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+
+    /// The input file has no bytes at all.
+    #[error("{path}: the file is empty (0 bytes)")]
+    EmptyFile { path: PathBuf },
+
+    /// The bytes do not look like any image format we can decode.
+    #[error("{path}: not a supported image (supported: {supported})")]
+    UnsupportedFormat { path: PathBuf, supported: &'static str },
+
+    /// The image format is known but the data is broken (truncated, corrupt).
+    #[error("{path}: cannot decode the image: {reason}")]
+    Decode { path: PathBuf, reason: String },
+
+    /// The image is larger than the decoder limits allow.
+    #[error("{path}: image too large to decode safely ({reason}); downscale it first")]
+    TooLarge { path: PathBuf, reason: String },
+
+    /// An output path whose extension names no format we can write.
+    #[error("{path}: cannot write this image format; use .png, .jpg, .webp, .bmp or .tiff")]
+    UnsupportedOutput { path: PathBuf },
+
+    /// Writing an output failed; nothing was left under the final name.
+    #[error("{path}: cannot write: {reason}")]
+    Write { path: PathBuf, reason: String },
+
+    /// Refusing to overwrite one of the inputs.
+    #[error("{path}: refusing to overwrite an input file; choose another output")]
+    WouldOverwriteInput { path: PathBuf },
+
+    /// Two inputs would be written to the same output file.
+    #[error("{path}: two inputs map to this same output ({first} and {second}); stylize them separately")]
+    OutputCollision { path: PathBuf, first: PathBuf, second: PathBuf },
+
+    /// The model file is missing, not ONNX, or not an nst style model.
+    #[error("{path}: {reason}")]
+    Model { path: PathBuf, reason: String },
+
+    /// A model or style name that is neither a file nor a bundled style.
+    #[error("no model file or bundled style named '{name}' (bundled styles: {available}); pass a path to an .onnx file or one of these names")]
+    UnknownStyle { name: String, available: String },
+
+    /// libonnxruntime could not be found or loaded.
+    #[error("{0}")]
+    Runtime(String),
+
+    /// An execution provider was asked for but cannot start.
+    #[error("execution provider '{provider}' is not available: {reason}")]
+    Provider { provider: String, reason: String },
+
+    /// Inference itself failed.
+    #[error("inference failed: {0}")]
+    Inference(String),
+
+    /// A parameter outside its valid range.
+    #[error("{0}")]
+    Parameter(String),
+}

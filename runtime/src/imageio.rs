@@ -1,0 +1,355 @@
+//! Image I/O and pixel conversion, in one place for the runtime and the trainer:
+//! decoding with size limits and EXIF orientation, alpha kept aside, atomic saving,
+//! resizing, and conversion between 8-bit RGB images and planar float tensors (0-255).
+
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::Path;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::imageops::FilterType;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+
+use crate::error::{Error, Result};
+use crate::fsio;
+
+/// Formats we decode, for error messages.
+pub const SUPPORTED_INPUTS: &str = "jpg, png, webp, bmp, tiff, gif";
+
+/// File extensions treated as images when walking a folder.
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"];
+
+/// Largest side we decode (pixels); anything larger is refused before decoding.
+pub const MAX_SIDE: u32 = 16_384;
+/// Largest total decoder allocation (bytes).
+pub const MAX_ALLOC: u64 = 1 << 30;
+
+/// A decoded image: RGB pixels, plus the alpha channel when the file had one.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub rgb: RgbImage,
+    pub alpha: Option<GrayImage>,
+}
+
+/// The decoder limits used for every input.
+pub fn decoder_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    limits
+}
+
+/// Decodes an image file, applying its EXIF orientation and the decoder limits.
+pub fn load(path: &Path) -> Result<Picture> {
+    let image = load_dynamic(path)?;
+    if !image.color().has_alpha() {
+        return Ok(Picture { rgb: image.to_rgb8(), alpha: None });
+    }
+    let rgba = image.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let alpha = GrayImage::from_fn(w, h, |x, y| image::Luma([rgba.get_pixel(x, y)[3]]));
+    let rgb = RgbImage::from_fn(w, h, |x, y| {
+        let p = rgba.get_pixel(x, y);
+        image::Rgb([p[0], p[1], p[2]])
+    });
+    Ok(Picture { rgb, alpha: Some(alpha) })
+}
+
+/// Decodes an image file into RGB only (alpha dropped), oriented and limited like [`load`].
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    Ok(load_dynamic(path)?.to_rgb8())
+}
+
+fn load_dynamic(path: &Path) -> Result<DynamicImage> {
+    let read_err = |source| Error::Read { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if meta.is_dir() {
+        return Err(Error::Decode { path: path.to_path_buf(), reason: "is a folder, not an image file".into() });
+    }
+    if meta.len() == 0 {
+        return Err(Error::EmptyFile { path: path.to_path_buf() });
+    }
+    let file = File::open(path).map_err(read_err)?;
+    let mut reader = ImageReader::new(BufReader::new(file)).with_guessed_format().map_err(read_err)?;
+    if reader.format().is_none() {
+        return Err(Error::UnsupportedFormat { path: path.to_path_buf(), supported: SUPPORTED_INPUTS });
+    }
+    reader.limits(decoder_limits());
+    let convert = |e| image_error(path, e);
+    let mut decoder = reader.into_decoder().map_err(convert)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(convert)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+fn image_error(path: &Path, e: ImageError) -> Error {
+    let path = path.to_path_buf();
+    match e {
+        ImageError::Limits(l) => Error::TooLarge { path, reason: l.to_string() },
+        ImageError::Unsupported(u) => Error::Decode { path, reason: format!("unsupported variant: {u}") },
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::Decode { path, reason: "the file is truncated".into() }
+        }
+        other => Error::Decode { path, reason: other.to_string() },
+    }
+}
+
+/// The formats we can write, chosen by the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Png,
+    Jpeg,
+    WebP,
+    Bmp,
+    Tiff,
+}
+
+impl OutputFormat {
+    pub fn from_path(path: &Path) -> Result<Self> {
+        match ImageFormat::from_path(path) {
+            Ok(ImageFormat::Png) => Ok(Self::Png),
+            Ok(ImageFormat::Jpeg) => Ok(Self::Jpeg),
+            Ok(ImageFormat::WebP) => Ok(Self::WebP),
+            Ok(ImageFormat::Bmp) => Ok(Self::Bmp),
+            Ok(ImageFormat::Tiff) => Ok(Self::Tiff),
+            _ => Err(Error::UnsupportedOutput { path: path.to_path_buf() }),
+        }
+    }
+
+    pub fn supports_alpha(self) -> bool {
+        matches!(self, Self::Png | Self::WebP | Self::Tiff)
+    }
+
+    /// Canonical extension, used when an output name is derived from an input name.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::WebP => "webp",
+            Self::Bmp => "bmp",
+            Self::Tiff => "tiff",
+        }
+    }
+}
+
+/// JPEG quality used for outputs.
+pub const JPEG_QUALITY: u8 = 92;
+
+/// Saves a picture atomically (temporary file in the same folder, then rename). The format
+/// follows the extension; alpha is kept where the format has it, and composited over
+/// white where it does not.
+pub fn save(path: &Path, picture: &Picture) -> Result<()> {
+    let format = OutputFormat::from_path(path)?;
+    let write_err = |e: std::io::Error| Error::Write { path: path.to_path_buf(), reason: e.to_string() };
+    let (w, h) = picture.rgb.dimensions();
+    let (bytes, color): (Vec<u8>, image::ExtendedColorType) = match (&picture.alpha, format.supports_alpha()) {
+        (Some(alpha), true) => {
+            let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+            for (p, a) in picture.rgb.pixels().zip(alpha.pixels()) {
+                rgba.extend_from_slice(&[p[0], p[1], p[2], a[0]]);
+            }
+            (rgba, image::ExtendedColorType::Rgba8)
+        }
+        (Some(alpha), false) => {
+            let mut rgb = picture.rgb.clone();
+            for (p, a) in rgb.pixels_mut().zip(alpha.pixels()) {
+                let a = a[0] as u32;
+                for c in p.0.iter_mut() {
+                    *c = ((*c as u32 * a + 255 * (255 - a) + 127) / 255) as u8;
+                }
+            }
+            (rgb.into_raw(), image::ExtendedColorType::Rgb8)
+        }
+        (None, _) => (picture.rgb.as_raw().clone(), image::ExtendedColorType::Rgb8),
+    };
+    fsio::write_atomic(path, |out| {
+        let result = match format {
+            OutputFormat::Png => PngEncoder::new(&mut *out).write_image(&bytes, w, h, color),
+            OutputFormat::Jpeg => JpegEncoder::new_with_quality(&mut *out, JPEG_QUALITY).write_image(&bytes, w, h, color),
+            OutputFormat::WebP => WebPEncoder::new_lossless(&mut *out).write_image(&bytes, w, h, color),
+            OutputFormat::Bmp => image::codecs::bmp::BmpEncoder::new(&mut *out).write_image(&bytes, w, h, color),
+            OutputFormat::Tiff => {
+                let mut buf = std::io::Cursor::new(Vec::new());
+                image::codecs::tiff::TiffEncoder::new(&mut buf)
+                    .write_image(&bytes, w, h, color)
+                    .and_then(|_| out.write_all(buf.get_ref()).map_err(ImageError::IoError))
+            }
+        };
+        result.map_err(|e| match e {
+            ImageError::IoError(io) => io,
+            other => std::io::Error::other(other.to_string()),
+        })?;
+        out.flush()
+    })
+    .map_err(write_err)
+}
+
+/// Saves an RGB image atomically (see [`save`]).
+pub fn save_rgb(path: &Path, rgb: &RgbImage) -> Result<()> {
+    save(path, &Picture { rgb: rgb.clone(), alpha: None })
+}
+
+/// The size that fits `(w, h)` within `max_side` on its longer side, keeping the aspect
+/// ratio; unchanged when it already fits.
+pub fn fit_size(w: u32, h: u32, max_side: u32) -> (u32, u32) {
+    let longer = w.max(h);
+    if longer <= max_side || max_side == 0 {
+        return (w, h);
+    }
+    let scale = max_side as f64 / longer as f64;
+    (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1))
+}
+
+/// Resizes to exactly `(w, h)` with a high-quality filter (no-op when already that size).
+pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    if img.dimensions() == (w, h) {
+        return img.clone();
+    }
+    image::imageops::resize(img, w, h, FilterType::CatmullRom)
+}
+
+/// Resizes a single-channel image (alpha) to `(w, h)`.
+pub fn resize_gray(img: &GrayImage, w: u32, h: u32) -> GrayImage {
+    if img.dimensions() == (w, h) {
+        return img.clone();
+    }
+    image::imageops::resize(img, w, h, FilterType::CatmullRom)
+}
+
+/// Planar (CHW) float32 values in 0-255 from an RGB image: the network's input layout.
+pub fn to_chw(img: &RgbImage) -> Vec<f32> {
+    let (w, h) = img.dimensions();
+    let plane = (w * h) as usize;
+    let mut out = vec![0f32; 3 * plane];
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in img.as_raw().chunks_exact(3).enumerate() {
+        r[i] = px[0] as f32;
+        g[i] = px[1] as f32;
+        b[i] = px[2] as f32;
+    }
+    out
+}
+
+/// An RGB image from planar (CHW) float32 values in 0-255 (rounded, clamped).
+pub fn from_chw(data: &[f32], w: u32, h: u32) -> RgbImage {
+    let plane = (w * h) as usize;
+    assert_eq!(data.len(), 3 * plane, "tensor size does not match {w}x{h}x3");
+    let (r, rest) = data.split_at(plane);
+    let (g, b) = rest.split_at(plane);
+    let mut raw = Vec::with_capacity(3 * plane);
+    for i in 0..plane {
+        raw.extend_from_slice(&[to_u8(r[i]), to_u8(g[i]), to_u8(b[i])]);
+    }
+    RgbImage::from_raw(w, h, raw).expect("buffer size checked above")
+}
+
+#[inline]
+pub fn to_u8(v: f32) -> u8 {
+    v.round().clamp(0.0, 255.0) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chw_round_trip() {
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 40, y as u8 * 70, 200]));
+        let chw = to_chw(&img);
+        assert_eq!(chw[0], 0.0);
+        assert_eq!(chw[15 + 1 * 5], 70.0); // green plane, (x=0, y=1)
+        assert_eq!(from_chw(&chw, 5, 3), img);
+    }
+
+    #[test]
+    fn from_chw_clamps_and_rounds() {
+        let img = from_chw(&[-20.0, 300.0, 127.6], 1, 1);
+        assert_eq!(img.get_pixel(0, 0).0, [0, 255, 128]);
+    }
+
+    #[test]
+    fn fit_size_keeps_aspect() {
+        assert_eq!(fit_size(1000, 500, 200), (200, 100));
+        assert_eq!(fit_size(300, 301, 1000), (300, 301));
+        assert_eq!(fit_size(3, 1000, 100), (1, 100));
+    }
+
+    #[test]
+    fn alpha_survives_png_and_is_composited_for_jpeg() {
+        let dir = tempfile::tempdir().unwrap();
+        let rgb = RgbImage::from_pixel(4, 4, image::Rgb([0, 0, 0]));
+        let alpha = GrayImage::from_fn(4, 4, |x, _| image::Luma([if x < 2 { 0 } else { 255 }]));
+        let pic = Picture { rgb, alpha: Some(alpha.clone()) };
+        let png = dir.path().join("a.png");
+        save(&png, &pic).unwrap();
+        let back = load(&png).unwrap();
+        assert_eq!(back.alpha.unwrap(), alpha);
+        let jpg = dir.path().join("a.jpg");
+        save(&jpg, &pic).unwrap();
+        let back = load(&jpg).unwrap();
+        assert!(back.alpha.is_none());
+        assert!(back.rgb.get_pixel(0, 0)[0] > 240, "transparent area should become white");
+        assert!(back.rgb.get_pixel(3, 0)[0] < 15, "opaque area keeps its colour");
+    }
+
+    #[test]
+    fn bad_inputs_give_named_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.jpg");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(load(&empty), Err(Error::EmptyFile { .. })));
+        let text = dir.path().join("notes.png");
+        std::fs::write(&text, b"hello, this is not an image").unwrap();
+        let err = load(&text).unwrap_err();
+        assert!(matches!(err, Error::UnsupportedFormat { .. }), "{err}");
+        assert!(err.to_string().contains("notes.png"));
+        let missing = dir.path().join("missing.png");
+        assert!(matches!(load(&missing), Err(Error::Read { .. })));
+    }
+
+    #[test]
+    fn truncated_and_oversized_images_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let png = dir.path().join("full.png");
+        save_rgb(&png, &img).unwrap();
+        let bytes = std::fs::read(&png).unwrap();
+        let cut = dir.path().join("cut.png");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(matches!(load(&cut), Err(Error::Decode { .. })));
+        // A PNG header that claims 20000x20000 pixels.
+        let huge = dir.path().join("huge.png");
+        std::fs::write(&huge, png_header(20_000, 20_000)).unwrap();
+        let err = load(&huge).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    }
+
+    /// A PNG signature and IHDR chunk for an 8-bit RGB image of the given size.
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&w.to_be_bytes());
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        out.extend_from_slice(&13u32.to_be_bytes());
+        out.extend_from_slice(&ihdr);
+        out.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        out
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+}

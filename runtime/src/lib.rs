@@ -1,0 +1,26 @@
+//! nst runtime: applies trained style-transfer networks (ONNX files written by `nst-train`)
+//! to images through ONNX Runtime.
+//!
+//! - [`contract`]: what an nst model file must look like (tensor names, metadata keys).
+//! - [`imageio`]: image decoding with limits and EXIF orientation, atomic saving, and
+//!   pixel <-> tensor conversion (shared with the trainer).
+//! - [`fsio`]: atomic file writing (temporary file + rename), used for every output.
+//! - [`color`]: strength blending and colour preservation.
+//! - [`ortlib`]: finding and loading libonnxruntime.
+//! - [`ep`]: hardware (execution provider) selection.
+//! - [`model`]: loading and validating a model, running it on an image.
+//! - [`bundled`]: the bundled style models in `weights/`.
+//! - [`batch`]: `nst stylize` over many files, with a report of what failed.
+
+pub mod batch;
+pub mod bundled;
+pub mod color;
+pub mod contract;
+pub mod ep;
+pub mod error;
+pub mod fsio;
+pub mod imageio;
+pub mod model;
+pub mod ortlib;
+
+pub use error::{Error, Result};

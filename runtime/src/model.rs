@@ -1,0 +1,175 @@
+//! A style model: an ONNX file that follows [`crate::contract`], loaded into an ONNX
+//! Runtime session and checked before use.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType, ValueType};
+
+use crate::contract::{ModelInfo, INPUT_NAME, OUTPUT_NAME};
+use crate::ep::Provider;
+use crate::error::{Error, Result};
+use crate::imageio;
+
+/// How to run a model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionConfig {
+    pub provider: Provider,
+    /// Intra-op threads; `None` lets ONNX Runtime use one per physical core.
+    pub threads: Option<usize>,
+}
+
+pub struct StyleModel {
+    session: Session,
+    info: ModelInfo,
+    path: PathBuf,
+    provider: Provider,
+}
+
+impl std::fmt::Debug for StyleModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StyleModel").field("path", &self.path).field("info", &self.info).field("provider", &self.provider).finish()
+    }
+}
+
+impl StyleModel {
+    /// Loads and validates a model. Errors name the file and say what is wrong with it.
+    pub fn load(path: &Path, config: &SessionConfig) -> Result<Self> {
+        let model_err = |reason: String| Error::Model { path: path.to_path_buf(), reason };
+        let meta = std::fs::metadata(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        if meta.len() == 0 {
+            return Err(model_err("the model file is empty (0 bytes)".into()));
+        }
+        let env = crate::ortlib::environment()?;
+        let candidates = config.provider.candidates();
+        let mut last_err = None;
+        for (i, provider) in candidates.iter().copied().enumerate() {
+            let attempt = (|| -> Result<Session> {
+                let mut builder = Session::builder(env).map_err(|e| Error::Runtime(e.to_string()))?;
+                if let Some(n) = config.threads {
+                    builder = builder.with_intra_threads(n).map_err(|e| Error::Parameter(format!("--threads {n}: {e}")))?;
+                }
+                let mut builder = provider.register(builder)?;
+                builder.commit_from_file(path).map_err(|e| classify_load_error(path, provider, e))
+            })();
+            match attempt {
+                Ok(session) => {
+                    let info = validate(&session).map_err(model_err)?;
+                    if config.provider == Provider::Auto {
+                        tracing::info!("execution provider: {provider} (auto)");
+                    }
+                    return Ok(Self { session, info, path: path.to_path_buf(), provider });
+                }
+                Err(e @ Error::Model { .. }) => return Err(e),
+                Err(e) if i + 1 < candidates.len() => {
+                    tracing::warn!("{provider} could not start ({e}); trying the next provider");
+                    last_err = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| Error::Runtime("no execution provider to try".into())))
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The execution provider the session runs on.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// Runs the network on a planar RGB tensor (0-255) of `w`x`h` and returns the output
+    /// in the same layout. The model must accept the size (see [`Self::stylize`]).
+    pub fn run_chw(&mut self, chw: Vec<f32>, w: u32, h: u32) -> Result<Vec<f32>> {
+        let input = Tensor::from_array((vec![1i64, 3, h as i64, w as i64], chw)).map_err(|e| Error::Inference(e.to_string()))?;
+        let outputs = self.session.run(ort::inputs![INPUT_NAME => input]).map_err(|e| Error::Inference(e.to_string()))?;
+        let (shape, data) =
+            outputs[OUTPUT_NAME].try_extract_tensor::<f32>().map_err(|e| Error::Inference(format!("reading the output: {e}")))?;
+        let expected = [1i64, 3, h as i64, w as i64];
+        if **shape != expected {
+            return Err(Error::Inference(format!(
+                "{}: the model returned shape {:?} for an input of {:?}; it does not keep the image size",
+                self.path.display(),
+                &**shape,
+                expected
+            )));
+        }
+        Ok(data.to_vec())
+    }
+
+    /// Stylizes an RGB image of any size: images smaller than the network's minimum side
+    /// are edge-padded and cropped back; the network itself handles every other size.
+    pub fn stylize(&mut self, img: &RgbImage) -> Result<RgbImage> {
+        let (w, h) = img.dimensions();
+        let min = self.info.min_side;
+        let (pw, ph) = (w.max(min), h.max(min));
+        let padded;
+        let src = if (pw, ph) != (w, h) {
+            padded = RgbImage::from_fn(pw, ph, |x, y| *img.get_pixel(x.min(w - 1), y.min(h - 1)));
+            &padded
+        } else {
+            img
+        };
+        let out = self.run_chw(imageio::to_chw(src), pw, ph)?;
+        let out = imageio::from_chw(&out, pw, ph);
+        if (pw, ph) == (w, h) {
+            Ok(out)
+        } else {
+            Ok(image::imageops::crop_imm(&out, 0, 0, w, h).to_image())
+        }
+    }
+}
+
+fn classify_load_error(path: &Path, provider: Provider, e: ort::Error) -> Error {
+    let msg = e.to_string();
+    let is_model_problem = ["Protobuf parsing failed", "INVALID_PROTOBUF", "INVALID_GRAPH", "No graph", "Load model", "model_path"]
+        .iter()
+        .any(|k| msg.contains(k));
+    if is_model_problem || provider == Provider::Cpu {
+        Error::Model { path: path.to_path_buf(), reason: format!("not a valid ONNX model ({msg})") }
+    } else {
+        Error::Provider { provider: provider.to_string(), reason: msg }
+    }
+}
+
+/// Checks the session's inputs, outputs and metadata against the contract.
+fn validate(session: &Session) -> std::result::Result<ModelInfo, String> {
+    let describe = |outlets: &[ort::value::Outlet]| outlets.iter().map(|o| o.name().to_string()).collect::<Vec<_>>().join(", ");
+    let check = |outlets: &[ort::value::Outlet], want: &str, kind: &str| -> std::result::Result<(), String> {
+        if outlets.len() != 1 || outlets[0].name() != want {
+            return Err(format!(
+                "expected exactly one {kind} named '{want}', found [{}]; this is not an nst style model",
+                describe(outlets)
+            ));
+        }
+        match outlets[0].dtype() {
+            ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => {
+                let dims: &[i64] = shape;
+                let ok = dims.len() == 4 && (dims[0] == 1 || dims[0] < 0) && (dims[1] == 3 || dims[1] < 0);
+                if !ok {
+                    return Err(format!("{kind} '{want}' has shape {dims:?}; expected [1, 3, H, W]"));
+                }
+                Ok(())
+            }
+            other => Err(format!("{kind} '{want}' is {other:?}; expected a float32 tensor [1, 3, H, W]")),
+        }
+    };
+    check(session.inputs(), INPUT_NAME, "input")?;
+    check(session.outputs(), OUTPUT_NAME, "output")?;
+    let metadata = session.metadata().map_err(|e| format!("cannot read the model metadata: {e}"))?;
+    let mut props = BTreeMap::new();
+    for key in metadata.custom_keys().map_err(|e| format!("cannot read the model metadata: {e}"))? {
+        if let Some(value) = metadata.custom(&key) {
+            props.insert(key, value);
+        }
+    }
+    ModelInfo::from_props(&props)
+}

@@ -1,0 +1,8 @@
+//! nst trainer: the style network ([`transformer`]), its ONNX export ([`onnx`],
+//! [`export`]), and training with VGG-19 perceptual losses.
+
+pub mod export;
+pub mod onnx;
+pub mod transformer;
+
+pub use transformer::{TransformerConfig, TransformerNet};
