@@ -2,7 +2,9 @@
 //! [`export`]), and training with VGG-19 perceptual losses.
 
 pub mod export;
+pub mod losses;
 pub mod onnx;
 pub mod transformer;
+pub mod vgg;
 
 pub use transformer::{TransformerConfig, TransformerNet};
