@@ -1,9 +1,13 @@
 //! nst trainer: the style network ([`transformer`]), its ONNX export ([`onnx`],
 //! [`export`]), and training with VGG-19 perceptual losses.
 
+pub mod checkpoint;
+pub mod data;
 pub mod export;
 pub mod losses;
 pub mod onnx;
+pub mod optim;
+pub mod train;
 pub mod transformer;
 pub mod vgg;
 

@@ -1,0 +1,90 @@
+//! Training checkpoints: the network's weights, the optimiser state, the iteration and
+//! the run's settings, in one safetensors file (settings as JSON in its metadata),
+//! written atomically so that no checkpoint is ever left half-written.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use crate::train::TrainSettings;
+
+/// Bumped when the checkpoint layout changes.
+pub const CHECKPOINT_VERSION: u32 = 1;
+const META_KEY: &str = "nst_checkpoint";
+
+/// File name of the latest checkpoint inside a run folder.
+pub const LATEST: &str = "checkpoint.safetensors";
+
+/// What a checkpoint says about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub version: u32,
+    pub architecture: String,
+    pub iteration: u64,
+    pub adam_step: i64,
+    pub settings: TrainSettings,
+    /// Last losses (content, style, tv, total).
+    pub losses: Option<[f64; 4]>,
+    pub elapsed_secs: f64,
+}
+
+/// A loaded checkpoint: metadata plus named tensors (`model/…`, `adam_m/…`, `adam_v/…`).
+pub struct Checkpoint {
+    pub meta: CheckpointMeta,
+    pub tensors: HashMap<String, Tensor>,
+}
+
+/// Writes a checkpoint atomically.
+pub fn save(path: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> anyhow::Result<()> {
+    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            let t = t.detach().to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
+            let values = Vec::<f32>::try_from(t.flatten(0, -1)).expect("float tensor");
+            let shape = t.size().iter().map(|&d| d as usize).collect();
+            (name.clone(), values.iter().flat_map(|v| v.to_le_bytes()).collect(), shape)
+        })
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = data
+        .iter()
+        .map(|(name, bytes, shape)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes)?)))
+        .collect::<Result<_, safetensors::SafeTensorError>>()?;
+    let metadata = HashMap::from([(META_KEY.to_string(), serde_json::to_string(meta)?)]);
+    let bytes = safetensors::serialize(views, &Some(metadata))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the checkpoint folder", dir.display()))?;
+    }
+    nst_runtime::fsio::write_atomic(path, |w| std::io::Write::write_all(w, &bytes))
+        .with_context(|| format!("{}: cannot write the checkpoint", path.display()))
+}
+
+/// Reads a checkpoint, refusing files that are not nst checkpoints of a known version.
+pub fn load(path: &Path) -> anyhow::Result<Checkpoint> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes).with_context(|| format!("{}: not a checkpoint (not a safetensors file)", path.display()))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .with_context(|| format!("{}: a safetensors file, but not an nst-train checkpoint (no '{META_KEY}' metadata)", path.display()))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(json).with_context(|| format!("{}: the checkpoint's settings cannot be read", path.display()))?;
+    if meta.version != CHECKPOINT_VERSION {
+        bail!("{}: checkpoint version {} is not supported (this nst-train reads version {CHECKPOINT_VERSION})", path.display(), meta.version);
+    }
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            bail!("{}: tensor {name} is {:?}, expected F32", path.display(), view.dtype());
+        }
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        tensors.insert(name, Tensor::from_data_size(view.data(), &shape, Kind::Float));
+    }
+    Ok(Checkpoint { meta, tensors })
+}

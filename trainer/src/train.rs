@@ -1,0 +1,389 @@
+//! The training loop: a transformer network learns one style from a style image and a
+//! folder of photos, with VGG-19 perceptual losses, Adam, checkpoints, samples, a loss
+//! log, and an ONNX export checked against ONNX Runtime at the end.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use tch::nn::{Module, VarStore};
+use tch::{Device, Kind, Tensor};
+
+use crate::checkpoint::{self, CheckpointMeta, CHECKPOINT_VERSION};
+use crate::data::{self, Loader};
+use crate::losses;
+use crate::optim::Adam;
+use crate::transformer::{TransformerConfig, TransformerNet};
+use crate::vgg::{self, Vgg19};
+use crate::export;
+use nst_runtime::contract::ARCH_JOHNSON2016;
+use nst_runtime::imageio;
+
+/// Everything that defines a training run (saved in checkpoints, and in the exported
+/// model's metadata).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainSettings {
+    pub style_image: PathBuf,
+    pub style_name: String,
+    pub dataset: PathBuf,
+    pub output: PathBuf,
+    pub checkpoint_dir: PathBuf,
+    pub validation_image: Option<PathBuf>,
+    pub image_size: u32,
+    /// Longer side of the style image for the Gram targets (None: as is). Sets the
+    /// scale of the strokes.
+    pub style_size: Option<u32>,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub iterations: u64,
+    pub content_layers: Vec<String>,
+    pub style_layers: Vec<String>,
+    pub content_weight: f64,
+    pub style_weight: f64,
+    pub tv_weight: f64,
+    pub seed: u64,
+    pub model: TransformerConfig,
+    /// Run the VGG-19 loss network in bfloat16.
+    pub vgg_bf16: bool,
+    pub checkpoint_every: u64,
+    pub sample_every: u64,
+    /// The command line that started the run.
+    pub command: String,
+}
+
+impl TrainSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.image_size < 16 {
+            bail!("--image-size must be at least 16, got {}", self.image_size);
+        }
+        if self.batch_size == 0 || self.iterations == 0 || self.lr <= 0.0 {
+            bail!("--batch-size, --iterations and --lr must be positive");
+        }
+        if self.content_layers.is_empty() || self.style_layers.is_empty() {
+            bail!("--content-layers and --style-layers need at least one layer each");
+        }
+        for l in self.content_layers.iter().chain(&self.style_layers) {
+            vgg::layer_index(l)?;
+        }
+        if [self.content_weight, self.style_weight, self.tv_weight].iter().any(|w| *w < 0.0 || !w.is_finite()) {
+            bail!("loss weights must be finite and not negative");
+        }
+        if self.model.base_channels < 1 || self.model.residual_blocks > 64 {
+            bail!("invalid network size: base channels {}, residual blocks {}", self.model.base_channels, self.model.residual_blocks);
+        }
+        Ok(())
+    }
+}
+
+/// Losses of one step, weighted as they enter the total.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepLosses {
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+impl StepLosses {
+    pub fn total(&self) -> f64 {
+        self.content + self.style + self.tv
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Finish {
+    /// All iterations done; the model was exported and verified.
+    Done { output: PathBuf, max_diff: f32, losses: StepLosses },
+    /// Stopped by Ctrl-C; the checkpoint holds the progress.
+    Interrupted { iteration: u64, checkpoint: PathBuf },
+}
+
+/// The VGG-19 loss network with the style targets of one style image.
+pub struct Perceptual {
+    vgg: Vgg19,
+    content_idx: Vec<usize>,
+    style_idx: Vec<usize>,
+    style_grams: Vec<Tensor>,
+    weights: (f64, f64, f64),
+}
+
+impl Perceptual {
+    pub fn new(settings: &TrainSettings, vgg_path: &Path, device: Device) -> anyhow::Result<Self> {
+        let kind = if settings.vgg_bf16 { Kind::BFloat16 } else { Kind::Float };
+        let vgg = Vgg19::load(vgg_path, device, kind)?;
+        let content_idx = settings.content_layers.iter().map(|l| vgg::layer_index(l)).collect::<anyhow::Result<Vec<_>>>()?;
+        let style_idx = settings.style_layers.iter().map(|l| vgg::layer_index(l)).collect::<anyhow::Result<Vec<_>>>()?;
+        let style = imageio::load_rgb(&settings.style_image).with_context(|| "cannot use the style image")?;
+        let style = match settings.style_size {
+            Some(max) => {
+                let (w, h) = imageio::fit_size(style.width(), style.height(), max);
+                // Upscale too: the style size sets the stroke scale.
+                let scale = max as f64 / style.width().max(style.height()) as f64;
+                let (w, h) = if scale > 1.0 { ((style.width() as f64 * scale).round() as u32, (style.height() as f64 * scale).round() as u32) } else { (w, h) };
+                imageio::resize(&style, w, h)
+            }
+            None => style,
+        };
+        let style_t = to_tensor(&style, device);
+        let style_grams = tch::no_grad(|| vgg.features(&style_t, &style_idx).iter().map(losses::gram).collect());
+        Ok(Self { vgg, content_idx, style_idx, style_grams, weights: (settings.content_weight, settings.style_weight, settings.tv_weight) })
+    }
+
+    /// The weighted losses of a batch of outputs `y` for inputs `x`, as tensors for
+    /// backpropagation: (content, style, tv).
+    pub fn losses(&self, x: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
+        let (cw, sw, tw) = self.weights;
+        let targets = tch::no_grad(|| self.vgg.features(x, &self.content_idx));
+        let all: Vec<usize> = self.content_idx.iter().chain(&self.style_idx).copied().collect();
+        let feats = self.vgg.features(y, &all);
+        let (content_feats, style_feats) = feats.split_at(self.content_idx.len());
+        let content = content_feats.iter().zip(&targets).map(|(f, t)| losses::content_loss(f, t)).sum::<Tensor>() * cw;
+        let style = style_feats.iter().zip(&self.style_grams).map(|(f, g)| losses::style_loss(f, g)).sum::<Tensor>() * sw;
+        let tv = losses::tv_loss(y) * tw;
+        (content, style, tv)
+    }
+}
+
+/// An RGB image as a `[1, 3, H, W]` float tensor (0-255) on `device`.
+pub fn to_tensor(img: &image::RgbImage, device: Device) -> Tensor {
+    let (w, h) = img.dimensions();
+    Tensor::from_slice(&imageio::to_chw(img)).view([1, 3, h as i64, w as i64]).to_device(device)
+}
+
+/// Runs the network on one RGB image (no gradients).
+pub fn stylize(net: &TransformerNet, img: &image::RgbImage, device: Device) -> image::RgbImage {
+    let (w, h) = img.dimensions();
+    let y = tch::no_grad(|| net.forward(&to_tensor(img, device)));
+    let values = Vec::<f32>::try_from(y.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1)).expect("float output");
+    imageio::from_chw(&values, w, h)
+}
+
+/// The trainable variables in a fixed (name) order.
+fn named_params(vs: &VarStore) -> Vec<(String, Tensor)> {
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
+/// Loads a checkpoint's weights into a network's variables, checking names and shapes.
+pub fn restore_weights(vs: &VarStore, ckpt: &checkpoint::Checkpoint, path: &Path) -> anyhow::Result<()> {
+    if ckpt.meta.architecture != ARCH_JOHNSON2016 {
+        bail!("{}: checkpoint of architecture '{}', expected '{ARCH_JOHNSON2016}'", path.display(), ckpt.meta.architecture);
+    }
+    tch::no_grad(|| {
+        for (name, mut var) in named_params(vs) {
+            let saved = ckpt.tensors.get(&format!("model/{name}")).with_context(|| {
+                format!("{}: the checkpoint has no weight '{name}': it was saved for another architecture", path.display())
+            })?;
+            if saved.size() != var.size() {
+                bail!(
+                    "{}: weight '{name}' has shape {:?} in the checkpoint but {:?} in the network: another architecture (network settings {:?})",
+                    path.display(),
+                    saved.size(),
+                    var.size(),
+                    ckpt.meta.settings.model
+                );
+            }
+            var.copy_(saved);
+        }
+        Ok(())
+    })
+}
+
+/// Trains according to `settings`, optionally continuing from a checkpoint. `stop` is
+/// set by Ctrl-C: the loop then saves a checkpoint and returns.
+pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint::Checkpoint>, stop: Arc<AtomicBool>) -> anyhow::Result<Finish> {
+    settings.validate()?;
+    let vgg_path = vgg::default_weights_path().context("VGG-19 weights (weights/vgg19.safetensors) not found: run `make setup`")?;
+    let files = data::scan(&settings.dataset)?;
+    let perceptual = Perceptual::new(settings, &vgg_path, device)?;
+    tracing::info!("dataset: {} images in {}", files.len(), settings.dataset.display());
+
+    // The seed fixes the initial weights (and, through the loader, the data order).
+    tch::manual_seed(settings.seed as i64);
+    let vs = VarStore::new(device);
+    let net = TransformerNet::new(&vs.root(), settings.model);
+    let params = named_params(&vs);
+    let mut tensors: Vec<Tensor> = params.iter().map(|(_, t)| t.shallow_clone()).collect();
+    let mut adam = Adam::new(&tensors, settings.lr);
+    let run_dir = &settings.checkpoint_dir;
+    let ckpt_path = run_dir.join(checkpoint::LATEST);
+    let (start, elapsed_before, resumed_losses) = match &resume {
+        Some(ckpt) => {
+            restore_weights(&vs, ckpt, &ckpt_path)?;
+            for (i, (name, _)) in params.iter().enumerate() {
+                let get = |prefix: &str| {
+                    ckpt.tensors
+                        .get(&format!("{prefix}/{name}"))
+                        .with_context(|| format!("{}: optimiser state for '{name}' missing", ckpt_path.display()))
+                };
+                adam.m[i] = get("adam_m")?.to_device(device);
+                adam.v[i] = get("adam_v")?.to_device(device);
+            }
+            adam.step = ckpt.meta.adam_step;
+            if ckpt.meta.iteration > settings.iterations {
+                bail!(
+                    "the run in {} is already at iteration {}; pass --iterations above that to continue it",
+                    run_dir.display(),
+                    ckpt.meta.iteration
+                );
+            }
+            let losses = ckpt.meta.losses.map(|[content, style, tv, _]| StepLosses { content, style, tv });
+            (ckpt.meta.iteration, ckpt.meta.elapsed_secs, losses)
+        }
+        None => (0, 0.0, None),
+    };
+    std::fs::create_dir_all(run_dir.join("samples")).with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
+    let validation = validation_image(settings, &files)?;
+    let loader = Loader::start(files, settings.batch_size, settings.image_size, settings.seed, start);
+    let mut log = LossLog::open(&run_dir.join("losses.csv"), start)?;
+
+    let save_checkpoint = |iteration: u64, adam: &Adam, losses: Option<StepLosses>, elapsed: f64| -> anyhow::Result<()> {
+        let meta = CheckpointMeta {
+            version: CHECKPOINT_VERSION,
+            architecture: ARCH_JOHNSON2016.into(),
+            iteration,
+            adam_step: adam.step,
+            settings: settings.clone(),
+            losses: losses.map(|l| [l.content, l.style, l.tv, l.total()]),
+            elapsed_secs: elapsed,
+        };
+        let mut named = Vec::new();
+        for (i, (name, t)) in params.iter().enumerate() {
+            named.push((format!("model/{name}"), t.shallow_clone()));
+            named.push((format!("adam_m/{name}"), adam.m[i].shallow_clone()));
+            named.push((format!("adam_v/{name}"), adam.v[i].shallow_clone()));
+        }
+        checkpoint::save(&ckpt_path, &meta, &named)
+    };
+
+    let bar = ProgressBar::new(settings.iterations);
+    bar.set_position(start);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} it  {elapsed_precise} eta {eta_precise}  {msg}").expect("template"));
+    let s = settings.image_size as i64;
+    let b = settings.batch_size as i64;
+    let clock = Instant::now();
+    let mut last = resumed_losses.unwrap_or_default();
+    let mut iteration = start;
+    while iteration < settings.iterations {
+        if stop.load(Ordering::SeqCst) {
+            bar.finish_and_clear();
+            save_checkpoint(iteration, &adam, Some(last), elapsed_before + clock.elapsed().as_secs_f64())?;
+            return Ok(Finish::Interrupted { iteration, checkpoint: ckpt_path });
+        }
+        let batch = loader.next_batch()?;
+        let x = Tensor::from_slice(&batch).view([b, 3, s, s]).to_device(device);
+        let y = net.forward(&x);
+        let (content, style, tv) = perceptual.losses(&x, &y);
+        let total = &content + &style + &tv;
+        total.backward();
+        adam.step(&mut tensors);
+        iteration += 1;
+        last = StepLosses { content: content.double_value(&[]), style: style.double_value(&[]), tv: tv.double_value(&[]) };
+        if !last.total().is_finite() {
+            bail!("the loss became {} at iteration {iteration}: lower --lr or the loss weights", last.total());
+        }
+        let done = (iteration - start) as f64;
+        let ips = done * settings.batch_size as f64 / clock.elapsed().as_secs_f64();
+        log.write(iteration, &last, ips)?;
+        bar.set_position(iteration);
+        bar.set_message(format!(
+            "{ips:.2} img/s  content {:.3}  style {:.3}  tv {:.3}  total {:.3}",
+            last.content,
+            last.style,
+            last.tv,
+            last.total()
+        ));
+        if settings.sample_every > 0 && (iteration % settings.sample_every == 0 || iteration == settings.iterations) {
+            let sample = stylize(&net, &validation, device);
+            imageio::save_rgb(&run_dir.join("samples").join(format!("iter_{iteration:06}.png")), &sample)?;
+        }
+        if settings.checkpoint_every > 0 && iteration % settings.checkpoint_every == 0 && iteration < settings.iterations {
+            save_checkpoint(iteration, &adam, Some(last), elapsed_before + clock.elapsed().as_secs_f64())?;
+        }
+    }
+    bar.finish_and_clear();
+    let elapsed = elapsed_before + clock.elapsed().as_secs_f64();
+    save_checkpoint(iteration, &adam, Some(last), elapsed)?;
+    if loader.skipped() > 0 {
+        tracing::warn!("{} unreadable dataset files were skipped", loader.skipped());
+    }
+    let info = export::model_info(
+        settings.model,
+        &settings.style_name,
+        settings.style_image.file_name().and_then(|n| n.to_str()),
+        Some(training_record(settings, iteration, Some(last), elapsed)),
+    );
+    export::write_onnx(&settings.output, &net, &info)?;
+    let max_diff = verify_export(&settings.output, &net, &validation, device)?;
+    Ok(Finish::Done { output: settings.output.clone(), max_diff, losses: last })
+}
+
+/// What the exported model's metadata records about its training.
+pub fn training_record(settings: &TrainSettings, iterations: u64, losses: Option<StepLosses>, elapsed: f64) -> serde_json::Value {
+    let mut v = serde_json::to_value(settings).expect("settings serialise");
+    v["iterations_done"] = iterations.into();
+    v["elapsed_secs"] = elapsed.round().into();
+    if let Some(l) = losses {
+        v["final_losses"] = serde_json::json!({"content": l.content, "style": l.style, "tv": l.tv, "total": l.total()});
+    }
+    v
+}
+
+/// The fixed photo used for samples and for checking the export: `--validation-image`,
+/// else the bundled photo, else the first dataset image; at most 256 px.
+fn validation_image(settings: &TrainSettings, files: &[PathBuf]) -> anyhow::Result<image::RgbImage> {
+    let bundled = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/photos/coffee.jpg"));
+    let path = settings.validation_image.clone().unwrap_or_else(|| if bundled.is_file() { bundled } else { files[0].clone() });
+    let img = imageio::load_rgb(&path).context("cannot use the validation image")?;
+    let (w, h) = imageio::fit_size(img.width(), img.height(), 256);
+    Ok(imageio::resize(&img, w, h))
+}
+
+/// Runs the exported file through ONNX Runtime and libtorch on the validation photo;
+/// returns the largest difference (0-255 scale), failing when it exceeds 0.5.
+pub fn verify_export(path: &Path, net: &TransformerNet, img: &image::RgbImage, device: Device) -> anyhow::Result<f32> {
+    use nst_runtime::model::{SessionConfig, StyleModel};
+    let mut model = StyleModel::load(path, &SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: None })?;
+    let (w, h) = img.dimensions();
+    let onnx = model.run_chw(imageio::to_chw(img), w, h)?;
+    let torch = tch::no_grad(|| net.forward(&to_tensor(img, device)));
+    let torch = Vec::<f32>::try_from(torch.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))?;
+    let max_diff = onnx.iter().zip(&torch).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    if max_diff > 0.5 {
+        bail!("{}: the exported model differs from the trained network by {max_diff} (0-255 scale)", path.display());
+    }
+    Ok(max_diff)
+}
+
+/// The per-iteration loss log (CSV), appended across resumed runs.
+struct LossLog {
+    file: std::fs::File,
+}
+
+impl LossLog {
+    fn open(path: &Path, start: u64) -> anyhow::Result<Self> {
+        let fresh = start == 0 || !path.exists();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(!fresh)
+            .write(true)
+            .truncate(fresh)
+            .open(path)
+            .with_context(|| format!("{}: cannot open the loss log", path.display()))?;
+        if fresh {
+            writeln!(file, "iteration,content,style,tv,total,images_per_sec")?;
+        }
+        Ok(Self { file })
+    }
+
+    fn write(&mut self, iteration: u64, l: &StepLosses, ips: f64) -> anyhow::Result<()> {
+        writeln!(self.file, "{iteration},{},{},{},{},{ips:.3}", l.content, l.style, l.tv, l.total())?;
+        Ok(())
+    }
+}
