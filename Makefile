@@ -19,7 +19,8 @@ demo: build
 	target/release/nst stylize $(DEMO_PHOTO) -o $(DEMO_OUT)
 	@echo "demo: wrote $(DEMO_OUT)"
 
-test: setup
+# The end-to-end tests (tests/) run the built binaries.
+test: build
 	scripts/with-display.sh $(CARGO) test --release --workspace
 
 bench: build

@@ -109,8 +109,9 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>
         }
     }
 
+    // Decided by the command line alone, so that a missing input is reported as such even
+    // when the output file already exists.
     let output_is_file = inputs.len() == 1
-        && files.len() == 1
         && !inputs[0].is_dir()
         && !output.is_dir()
         && !output.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR);
@@ -290,16 +291,18 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join("one/pic.jpg");
         let b = d.path().join("two/pic.jpg");
+        let c = d.path().join("two/other.jpg");
         touch(&a);
         touch(&b);
+        touch(&c);
         let missing = d.path().join("nope.jpg");
-        // Output folder = the folder of `a`: a's output would be `a` itself.
-        let (jobs, failures) = plan(&[a.clone(), b.clone(), missing.clone()], &d.path().join("one")).unwrap();
-        assert_eq!(jobs.len(), 1);
-        assert_eq!(jobs[0].input, b);
-        assert_eq!(failures.len(), 2);
+        // Output folder = the folder of `a`: a's (and b's) output would be `a` itself.
+        let (jobs, failures) = plan(&[a.clone(), b.clone(), c.clone(), missing.clone()], &d.path().join("one")).unwrap();
+        assert_eq!(jobs, vec![Job { input: c.clone(), output: d.path().join("one/other.jpg") }]);
+        assert_eq!(failures.len(), 3);
         assert!(failures.iter().any(|f| f.input == missing && matches!(f.error, Error::Read { .. })));
         assert!(failures.iter().any(|f| f.input == a && matches!(f.error, Error::WouldOverwriteInput { .. })));
+        assert!(failures.iter().any(|f| f.input == b && matches!(f.error, Error::WouldOverwriteInput { .. })));
 
         let (jobs, failures) = plan(&[a.clone(), b.clone()], &d.path().join("out")).unwrap();
         assert_eq!(jobs.len(), 1);

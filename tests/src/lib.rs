@@ -1,1 +1,349 @@
+//! Helpers for the end-to-end tests of the built binaries: finding `nst` and `nst-train`,
+//! running them, a scratch folder per test with an untrained model, and test inputs made
+//! in code (images, EXIF-rotated JPEGs, a lying PNG header, hand-written ONNX files).
 
+use std::cell::OnceCell;
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::{Rgb, RgbImage};
+
+/// The folder with the built binaries. A test executable is `target/<profile>/deps/<test>`,
+/// the binaries are `target/<profile>/<name>`.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test executable");
+    exe.parent().and_then(Path::parent).expect("the test executable lies in target/<profile>/deps").to_path_buf()
+}
+
+/// A built binary of the workspace; panics with what to do when it is missing.
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    if !path.is_file() {
+        panic!("{} is missing: run `cargo build --release --bins` (or `make test`) first", path.display());
+    }
+    path
+}
+
+/// A command for the `nst` binary, with plain (uncoloured) logs and no inherited
+/// settings that would change what it does.
+pub fn nst() -> Command {
+    let mut cmd = Command::new(binary("nst"));
+    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG").env_remove("NST_WEIGHTS_DIR");
+    cmd
+}
+
+/// What a finished command returned and printed.
+#[derive(Debug)]
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs a command to completion.
+    pub fn of(cmd: &mut Command) -> Self {
+        let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        Self {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The stderr lines that report an error.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| l.starts_with("error:")).collect()
+    }
+
+    /// Asserts the command succeeded.
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert!(self.success, "the command failed:\n{}", self.stderr);
+        self
+    }
+
+    /// Asserts the command failed with exactly one error line, which mentions `needle`
+    /// (typically the offending file); returns that line.
+    #[track_caller]
+    pub fn assert_one_error(&self, needle: &str) -> &str {
+        assert!(!self.success, "the command should have failed:\n{}", self.stderr);
+        let errors = self.error_lines();
+        assert_eq!(errors.len(), 1, "expected one error line:\n{}", self.stderr);
+        assert!(errors[0].contains(needle), "the error should mention {needle:?}:\n{}", self.stderr);
+        errors[0]
+    }
+}
+
+/// A temporary folder for one test, with an untrained model made on first use.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+    model: OnceCell<PathBuf>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temporary folder"), model: OnceCell::new() }
+    }
+
+    /// A path inside the scratch folder (nothing is created).
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A folder inside the scratch folder, created empty.
+    pub fn mkdir(&self, rel: impl AsRef<Path>) -> PathBuf {
+        let dir = self.path(rel);
+        std::fs::create_dir_all(&dir).expect("create folder");
+        dir
+    }
+
+    /// Writes a file inside the scratch folder (creating its folder) and returns its path.
+    pub fn write(&self, rel: impl AsRef<Path>, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().expect("a file path has a parent")).expect("create folder");
+        std::fs::write(&path, bytes).expect("write file");
+        path
+    }
+
+    /// Saves an image inside the scratch folder; the extension picks the format.
+    pub fn image(&self, rel: impl AsRef<Path>, img: impl Into<image::DynamicImage>) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().expect("a file path has a parent")).expect("create folder");
+        img.into().save(&path).unwrap_or_else(|e| panic!("save {}: {e}", path.display()));
+        path
+    }
+
+    /// An untrained network written by `nst-train init` (in its own folder, `model/`).
+    pub fn model(&self) -> &Path {
+        self.model.get_or_init(|| {
+            let path = self.mkdir("model").join("untrained.onnx");
+            let mut cmd = Command::new(binary("nst-train"));
+            cmd.args(["init", "--seed", "1", "-o"]).arg(&path);
+            Run::of(&mut cmd).assert_ok();
+            path
+        })
+    }
+
+    /// `nst stylize` with this scratch's model on one CPU thread, plus `extra` arguments.
+    pub fn stylize(&self, inputs: &[&Path], output: &Path, extra: &[&str]) -> Run {
+        Run::of(self.stylize_command(self.model(), inputs, output).args(extra))
+    }
+
+    /// The `nst stylize` command with `--model` (a path or a style name), on one CPU thread.
+    pub fn stylize_command(&self, model: impl AsRef<OsStr>, inputs: &[&Path], output: &Path) -> Command {
+        let mut cmd = nst();
+        cmd.arg("stylize").args(inputs).arg("-o").arg(output).arg("--model").arg(model);
+        cmd.args(["--ep", "cpu", "--threads", "1"]);
+        cmd
+    }
+}
+
+/// Every file and folder under `dir` (hidden ones included), relative to it; empty when
+/// `dir` does not exist.
+pub fn tree(dir: &Path) -> BTreeSet<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries {
+            let path = entry.expect("folder entry").path();
+            out.insert(path.strip_prefix(root).expect("under the root").to_path_buf());
+            if path.is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A set of relative paths, for comparing with [`tree`].
+pub fn paths<const N: usize>(items: [&str; N]) -> BTreeSet<PathBuf> {
+    items.into_iter().map(PathBuf::from).collect()
+}
+
+/// Decodes an image file (format from its content).
+#[track_caller]
+pub fn decode(path: &Path) -> image::DynamicImage {
+    image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(image::ImageError::IoError)
+        .and_then(|r| r.decode())
+        .unwrap_or_else(|e| panic!("cannot decode {}: {e}", path.display()))
+}
+
+/// A colourful test picture: hue changes across, brightness down, with some texture.
+pub fn pattern(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let fx = x as f32 / w.max(2) as f32;
+        let fy = y as f32 / h.max(2) as f32;
+        let texture = if (x / 3 + y / 3) % 2 == 0 { 20.0 } else { 0.0 };
+        Rgb([(230.0 * (1.0 - fx) + texture) as u8, (40.0 + 180.0 * fy) as u8, (30.0 + 200.0 * fx * (1.0 - fy) + texture) as u8])
+    })
+}
+
+/// The largest difference of any channel of any pixel.
+pub fn max_abs_diff(a: &RgbImage, b: &RgbImage) -> u8 {
+    assert_eq!(a.dimensions(), b.dimensions(), "images of different sizes");
+    a.as_raw().iter().zip(b.as_raw()).map(|(p, q)| p.abs_diff(*q)).max().unwrap_or(0)
+}
+
+/// The mean difference over all channels and pixels.
+pub fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions(), "images of different sizes");
+    let sum: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(p, q)| p.abs_diff(*q) as u64).sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+/// The mean difference of chroma (Cb and Cr of full-range BT.601 YCbCr) between two images.
+pub fn mean_chroma_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions(), "images of different sizes");
+    fn chroma(Rgb([r, g, b]): Rgb<u8>) -> (f64, f64) {
+        let (r, g, b) = (r as f64, g as f64, b as f64);
+        (128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b, 128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b)
+    }
+    let sum: f64 = a
+        .pixels()
+        .zip(b.pixels())
+        .map(|(p, q)| {
+            let ((cb1, cr1), (cb2, cr2)) = (chroma(*p), chroma(*q));
+            (cb1 - cb2).abs() + (cr1 - cr2).abs()
+        })
+        .sum();
+    sum / (2 * a.pixels().len()) as f64
+}
+
+/// A JPEG of `img` carrying an EXIF Orientation tag (1-8) in an APP1 segment right
+/// after the SOI marker.
+pub fn jpeg_with_orientation(img: &RgbImage, orientation: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    img.write_with_encoder(JpegEncoder::new_with_quality(&mut jpeg, 95)).expect("encode JPEG");
+    assert_eq!(&jpeg[..2], [0xFF, 0xD8], "a JPEG starts with SOI");
+
+    let mut exif = b"Exif\0\0".to_vec();
+    exif.extend_from_slice(b"II*\0"); // little-endian TIFF header
+    exif.extend_from_slice(&8u32.to_le_bytes()); // offset of the first IFD
+    exif.extend_from_slice(&1u16.to_le_bytes()); // one entry
+    exif.extend_from_slice(&0x0112u16.to_le_bytes()); // tag: Orientation
+    exif.extend_from_slice(&3u16.to_le_bytes()); // type: SHORT
+    exif.extend_from_slice(&1u32.to_le_bytes()); // count
+    exif.extend_from_slice(&orientation.to_le_bytes());
+    exif.extend_from_slice(&[0, 0]); // the value field is 4 bytes
+    exif.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes()); // the length counts itself
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// A PNG signature and IHDR chunk for an 8-bit RGB image of the given size (no data).
+pub fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&ihdr);
+    out.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A valid ONNX model written by hand: one Identity node from a float32 `input`
+/// `[1, 3, H, W]` to `output`, with the given `metadata_props`. With the nst metadata it
+/// is a style model that returns its input unchanged; without, a foreign ONNX file.
+pub fn onnx_identity(metadata: &[(&str, &str)]) -> Vec<u8> {
+    // Protobuf: a field is a key (number << 3 | wire type) then a varint or a
+    // length-prefixed payload.
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn int(out: &mut Vec<u8>, field: u64, v: u64) {
+        varint(out, field << 3);
+        varint(out, v);
+    }
+    fn bytes(out: &mut Vec<u8>, field: u64, data: &[u8]) {
+        varint(out, field << 3 | 2);
+        varint(out, data.len() as u64);
+        out.extend_from_slice(data);
+    }
+    fn message(build: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut out = Vec::new();
+        build(&mut out);
+        out
+    }
+    let value_info = |name: &str| {
+        let shape = message(|s| {
+            bytes(s, 1, &message(|d| int(d, 1, 1))); // dim_value
+            bytes(s, 1, &message(|d| int(d, 1, 3)));
+            bytes(s, 1, &message(|d| bytes(d, 2, b"H"))); // dim_param
+            bytes(s, 1, &message(|d| bytes(d, 2, b"W")));
+        });
+        let tensor = message(|t| {
+            int(t, 1, 1); // elem_type FLOAT
+            bytes(t, 2, &shape);
+        });
+        message(|v| {
+            bytes(v, 1, name.as_bytes());
+            bytes(v, 2, &message(|ty| bytes(ty, 1, &tensor))); // TypeProto.tensor_type
+        })
+    };
+    let node = message(|n| {
+        bytes(n, 1, b"input");
+        bytes(n, 2, b"output");
+        bytes(n, 4, b"Identity"); // op_type
+    });
+    let graph = message(|g| {
+        bytes(g, 1, &node);
+        bytes(g, 2, b"identity");
+        bytes(g, 11, &value_info("input"));
+        bytes(g, 12, &value_info("output"));
+    });
+    message(|m| {
+        int(m, 1, 8); // ir_version
+        bytes(m, 2, b"nst-tests"); // producer_name
+        bytes(m, 7, &graph);
+        bytes(m, 8, &message(|o| int(o, 2, 13))); // opset_import: default domain, version 13
+        for (key, value) in metadata {
+            bytes(
+                m,
+                14,
+                &message(|p| {
+                    bytes(p, 1, key.as_bytes());
+                    bytes(p, 2, value.as_bytes());
+                }),
+            );
+        }
+    })
+}
+
+/// The metadata that makes [`onnx_identity`] an nst style model.
+pub const NST_METADATA: &[(&str, &str)] =
+    &[("nst.format_version", "1"), ("nst.architecture", "johnson2016"), ("nst.style_name", "identity"), ("nst.trained", "true")];

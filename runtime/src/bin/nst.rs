@@ -120,8 +120,8 @@ fn stylize(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let options = StylizeOptions { max_size: args.max_size, strength: args.strength, preserve_color: args.preserve_color };
     options.validate()?;
     let (jobs, failures) = batch::plan(&args.inputs, &args.output)?;
-    let mut failed: Vec<(PathBuf, String)> = failures.into_iter().map(|f| (f.input, f.error.to_string())).collect();
-    for (_, msg) in &failed {
+    let mut failed: Vec<String> = failures.into_iter().map(|f| f.error.to_string()).collect();
+    for msg in &failed {
         eprintln!("error: {msg}");
     }
     let total = jobs.len() + failed.len();
@@ -143,7 +143,7 @@ fn stylize(args: StylizeArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     bar.suspend(|| eprintln!("error: {e}"));
-                    failed.push((outcome.job.input.clone(), e.to_string()));
+                    failed.push(e.to_string());
                 }
             }
         });
@@ -159,8 +159,8 @@ fn stylize(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     }
     if total > 1 {
         eprintln!("{} failed:", failed.len());
-        for (input, msg) in &failed {
-            eprintln!("  {}: {}", input.display(), msg);
+        for msg in &failed {
+            eprintln!("  {msg}");
         }
     }
     Ok(ExitCode::FAILURE)

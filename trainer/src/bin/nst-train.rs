@@ -276,7 +276,7 @@ fn check_output_writable(output: &Path) -> anyhow::Result<()> {
         bail!("{}: is a folder; -o/--output needs a file name such as style.onnx", output.display());
     }
     let dir = nst_runtime::fsio::parent_dir(output);
-    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create its folder {}", output.display(), dir.display()))?;
     nst_runtime::fsio::temp_in_same_dir(output).with_context(|| format!("{}: cannot write the output model there", output.display()))?;
     Ok(())
 }

@@ -1,0 +1,221 @@
+//! `nst-train` end to end, on tiny generated data: a short run lowers the loss and
+//! writes a model the runtime uses; Ctrl-C leaves a checkpoint that `--resume`
+//! continues; bad inputs get clear errors and leave nothing half-written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use nst_runtime::imageio;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nst-train");
+
+/// A tiny dataset (6 photos-like images), a style image and a run folder.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for i in 0..6u32 {
+            let img = RgbImage::from_fn(48 + i * 4, 40, |x, y| {
+                let v = ((x / (4 + i)) + (y / 5)) % 2;
+                image::Rgb([(x * 5) as u8, if v == 0 { 40 } else { 200 }, (y * 6 + i * 20) as u8])
+            });
+            imageio::save_rgb(&data.join(format!("p{i}.png")), &img).unwrap();
+        }
+        let style = RgbImage::from_fn(64, 64, |x, y| {
+            let stripe = ((x + 2 * y) / 6) % 3;
+            [image::Rgb([230, 180, 20]), image::Rgb([20, 40, 160]), image::Rgb([240, 240, 230])][stripe as usize]
+        });
+        imageio::save_rgb(&dir.path().join("style.png"), &style).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A training command on the fixture with small, fast settings; flags in `extra`
+    /// replace the defaults of the same name.
+    fn train(&self, extra: &[&str]) -> Command {
+        let p = |rel: &str| self.path(rel).to_string_lossy().into_owned();
+        let defaults: Vec<(&str, String)> = vec![
+            ("--style", p("style.png")),
+            ("--dataset", p("data")),
+            ("--image-size", "64".into()),
+            ("--batch-size", "2".into()),
+            ("--style-size", "64".into()),
+            ("--base-channels", "8".into()),
+            ("--residual-blocks", "1".into()),
+            ("--threads", "1".into()),
+            ("--device", "cpu".into()),
+            ("--lr", "0.01".into()),
+            ("--checkpoint-dir", p("run")),
+            ("-o", p("model.onnx")),
+        ];
+        let mut cmd = Command::new(BIN);
+        for (flag, value) in defaults {
+            if !extra.contains(&flag) {
+                cmd.args([flag, value.as_str()]);
+            }
+        }
+        cmd.args(extra);
+        cmd
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn losses(csv: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[4].parse().unwrap())
+        })
+        .collect()
+}
+
+fn no_temp_files(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".tmp"), "temporary file left behind: {name}");
+    }
+}
+
+#[test]
+fn short_run_lowers_the_loss_and_exports_a_working_model() {
+    let f = Fixture::new();
+    let out = f.train(&["--iterations", "20", "--sample-every", "10", "--checkpoint-every", "10"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = losses(&f.path("run/losses.csv"));
+    assert_eq!(log.len(), 20);
+    let first: f64 = log[..3].iter().map(|l| l.1).sum::<f64>() / 3.0;
+    let last: f64 = log[17..].iter().map(|l| l.1).sum::<f64>() / 3.0;
+    assert!(last < 0.7 * first, "total loss should fall: first {first:e}, last {last:e}");
+    assert!(f.path("run/samples/iter_000010.png").is_file() && f.path("run/samples/iter_000020.png").is_file());
+    assert!(stderr(&out).contains("ONNX Runtime matches libtorch"));
+
+    // The model loads in the runtime with its metadata, and stylizes an image.
+    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1) };
+    let mut model = nst_runtime::model::StyleModel::load(&f.path("model.onnx"), &cfg).unwrap();
+    let info = model.info().clone();
+    assert!(info.trained);
+    assert_eq!(info.style_name, "style");
+    assert_eq!(info.style_image.as_deref(), Some("style.png"));
+    let training = info.training.unwrap();
+    assert_eq!(training["iterations_done"], 20);
+    assert!(training["final_losses"]["total"].as_f64().unwrap() > 0.0);
+    assert!(training["command"].as_str().unwrap().contains("--style"));
+    let photo = imageio::load_rgb(&f.path("data/p0.png")).unwrap();
+    let styled = model.stylize(&photo).unwrap();
+    assert_eq!(styled.dimensions(), photo.dimensions());
+
+    // `export` rebuilds the same model from the checkpoint.
+    let out = Command::new(BIN).args(["export", "--checkpoint", f.path("run").to_str().unwrap(), "-o", f.path("again.onnx").to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut again = nst_runtime::model::StyleModel::load(&f.path("again.onnx"), &cfg).unwrap();
+    assert_eq!(again.stylize(&photo).unwrap(), styled);
+    no_temp_files(&f.path("run"));
+}
+
+#[test]
+fn ctrl_c_leaves_a_checkpoint_and_resume_continues() {
+    let f = Fixture::new();
+    let child = f.train(&["--iterations", "100000", "--sample-every", "0", "--checkpoint-every", "0"]).stderr(Stdio::piped()).spawn().unwrap();
+    let csv = f.path("run/losses.csv");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !csv.exists() || losses(&csv).len() < 3 {
+        assert!(Instant::now() < deadline, "training did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    assert!(f.path("run/checkpoint.safetensors").is_file());
+    assert!(!f.path("model.onnx").exists(), "an interrupted run exports nothing");
+    let stopped_at = losses(&csv).last().unwrap().0;
+
+    let target = stopped_at + 3;
+    let out = Command::new(BIN)
+        .args(["--resume", "--checkpoint-dir", f.path("run").to_str().unwrap(), "--iterations", &target.to_string(), "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("resuming from iteration {stopped_at}")), "{}", stderr(&out));
+    let log = losses(&csv);
+    assert_eq!(log.last().unwrap().0, target, "the loss log continues where the run stopped");
+    assert!(f.path("model.onnx").is_file());
+    no_temp_files(&f.path("run"));
+}
+
+#[test]
+fn bad_inputs_are_refused_clearly() {
+    let f = Fixture::new();
+    let run = |extra: &[&str]| -> String {
+        let out = f.train(extra).output().unwrap();
+        assert!(!out.status.success(), "should fail: {extra:?}");
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    };
+    std::fs::write(f.path("broken.jpg"), b"not a jpeg").unwrap();
+    let err = run(&["--iterations", "2", "--style", f.path("broken.jpg").to_str().unwrap()]);
+    assert!(err.contains("broken.jpg") && err.contains("style"), "{err}");
+
+    std::fs::create_dir_all(f.path("empty")).unwrap();
+    let err = run(&["--iterations", "2", "--dataset", f.path("empty").to_str().unwrap()]);
+    assert!(err.contains("no images"), "{err}");
+
+    let err = run(&["--iterations", "2", "-o", "/proc/nope/model.onnx"]);
+    assert!(err.contains("model.onnx"), "{err}");
+
+    let err = run(&["--iterations", "2", "--style-layers", "relu9_9"]);
+    assert!(err.contains("relu9_9"), "{err}");
+    assert!(!f.path("run/checkpoint.safetensors").exists());
+}
+
+#[test]
+fn corrupt_dataset_files_are_skipped_with_a_warning() {
+    let f = Fixture::new();
+    std::fs::write(f.path("data/zz_corrupt.jpg"), b"\xff\xd8\xff garbage").unwrap();
+    let out = f.train(&["--iterations", "4", "--sample-every", "0"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("zz_corrupt.jpg") && err.contains("skipped"), "{err}");
+}
+
+#[test]
+fn checkpoint_of_another_architecture_is_refused() {
+    let f = Fixture::new();
+    let out = f.train(&["--iterations", "2", "--sample-every", "0"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A checkpoint whose weights do not fit the architecture it claims.
+    let ckpt = f.path("run/checkpoint.safetensors");
+    let mut loaded = nst_trainer::checkpoint::load(&ckpt).unwrap();
+    loaded.meta.settings.model.base_channels = 16;
+    let tensors: Vec<(String, tch::Tensor)> = loaded.tensors.into_iter().collect();
+    nst_trainer::checkpoint::save(&ckpt, &loaded.meta, &tensors).unwrap();
+    let out = Command::new(BIN).args(["export", "--checkpoint", ckpt.to_str().unwrap(), "-o", f.path("x.onnx").to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("another architecture") && !err.contains("panicked"), "{err}");
+    assert!(!f.path("x.onnx").exists());
+
+    // Not a checkpoint at all.
+    std::fs::write(f.path("junk.safetensors"), b"junk").unwrap();
+    let out = Command::new(BIN).args(["export", "--checkpoint", f.path("junk.safetensors").to_str().unwrap(), "-o", f.path("x.onnx").to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not a checkpoint"), "{}", stderr(&out));
+}
