@@ -299,6 +299,18 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
             last.tv,
             last.total()
         ));
+        if bar.is_hidden() && iteration % 50 == 0 {
+            // No terminal (a background run): progress goes to the log instead.
+            let eta = (settings.iterations - iteration) as f64 * settings.batch_size as f64 / ips;
+            tracing::info!(
+                "iteration {iteration}/{}: {ips:.2} img/s, eta {:.0} min; content {:.3} style {:.3} tv {:.3}",
+                settings.iterations,
+                eta / 60.0,
+                last.content,
+                last.style,
+                last.tv
+            );
+        }
         if settings.sample_every > 0 && (iteration % settings.sample_every == 0 || iteration == settings.iterations) {
             let sample = stylize(&net, &validation, device);
             imageio::save_rgb(&run_dir.join("samples").join(format!("iter_{iteration:06}.png")), &sample)?;

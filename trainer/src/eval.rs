@@ -1,0 +1,206 @@
+//! The project's quality metric (`nst-eval`): how much of a photo's content and of a
+//! painting's style an image holds, measured with the VGG-19 loss network.
+//!
+//! - content loss: MSE of the relu4_2 features against the photo's
+//!   ([`losses::content_loss`]);
+//! - style loss: the sum over relu1_1…relu5_1 of [`losses::style_loss`] (Gram matrices
+//!   normalised by the number of positions, MSE divided by C²) against the painting's;
+//! - `style_ratio` = style loss of the image / style loss of the photo itself (1: no style
+//!   transferred; lower: closer to the painting);
+//! - `content_ratio` = content loss of the image / content loss of the painting resized
+//!   to the photo (0: the photo's structure kept exactly).
+//!
+//! Everything is measured at one fixed size (the photo's longer side resized to `size`);
+//! the images are resized to exactly the photo's size at that scale and the painting to
+//! the same longer side. `nst-classic` optimises exactly these losses.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use image::RgbImage;
+use serde::Serialize;
+use tch::{Device, Tensor};
+
+use crate::losses;
+use crate::train::to_tensor;
+use crate::vgg::{self, Vgg19};
+use nst_runtime::imageio;
+
+/// The content layer of the metric (and of `nst-classic`).
+pub const CONTENT_LAYER: &str = "relu4_2";
+/// The style layers of the metric (and of `nst-classic`).
+pub const STYLE_LAYERS: [&str; 5] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
+/// Smallest shorter side VGG-19 accepts here: relu5_1 comes after four 2x2 poolings,
+/// which must leave at least one position.
+pub const MIN_SIDE: u32 = 16;
+/// Default evaluation size (longer side).
+pub const DEFAULT_SIZE: u32 = 512;
+
+/// Indices in [`vgg::LAYERS`] of the content layer and the style layers.
+pub fn layer_indices() -> (usize, Vec<usize>) {
+    let content = vgg::layer_index(CONTENT_LAYER).expect("a VGG-19 layer");
+    let style = STYLE_LAYERS.iter().map(|l| vgg::layer_index(l).expect("a VGG-19 layer")).collect();
+    (content, style)
+}
+
+/// The size of `(w, h)` scaled so that its longer side is `side` (up or down), keeping
+/// the aspect ratio.
+pub fn size_for_longer_side(w: u32, h: u32, side: u32) -> (u32, u32) {
+    let longer = w.max(h).max(1) as f64;
+    let scale = side as f64 / longer;
+    (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1))
+}
+
+/// Fails with a message naming `what` when `(w, h)` is too small for VGG-19's five
+/// style layers.
+pub fn check_min_size(what: &str, w: u32, h: u32, side: u32, option: &str) -> anyhow::Result<()> {
+    let shorter = w.min(h);
+    if shorter < MIN_SIDE {
+        let needed = (MIN_SIDE as f64 * side as f64 / shorter.max(1) as f64).ceil() as u32;
+        bail!(
+            "{what}: at {option} {side} it would be {w}x{h} pixels; VGG-19 needs at least {MIN_SIDE} pixels on the shorter side \
+             (relu5_1 comes after four 2x2 poolings): use {option} {needed} or more"
+        );
+    }
+    Ok(())
+}
+
+/// Resizes `img` so that its longer side is `side`, checking the minimum size.
+pub fn resize_longer_side(img: &RgbImage, side: u32, what: &str, option: &str) -> anyhow::Result<RgbImage> {
+    let (w, h) = size_for_longer_side(img.width(), img.height(), side);
+    check_min_size(what, w, h, side, option)?;
+    Ok(imageio::resize(img, w, h))
+}
+
+/// Gram matrices (`[1, C, C]`) of an image at the style layers, without autograd.
+pub fn style_grams(vgg: &Vgg19, rgb: &Tensor) -> Vec<Tensor> {
+    let (_, style) = layer_indices();
+    tch::no_grad(|| vgg.features(rgb, &style).iter().map(losses::gram).collect())
+}
+
+/// The style loss of features at the style layers against target Gram matrices: the sum
+/// of [`losses::style_loss`] over the layers.
+pub fn style_loss_sum(features: &[Tensor], grams: &[Tensor]) -> Tensor {
+    assert_eq!(features.len(), grams.len(), "one Gram matrix per style layer");
+    features.iter().zip(grams).map(|(f, g)| losses::style_loss(f, g)).sum()
+}
+
+/// The metric's numbers for one image.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Scores {
+    /// MSE of relu4_2 features to the photo's.
+    pub content_loss: f64,
+    /// Gram-matrix style loss to the painting, summed over relu1_1…relu5_1.
+    pub style_loss: f64,
+    /// `style_loss` / the photo's own style loss (1 = no style, lower = more).
+    pub style_ratio: f64,
+    /// `content_loss` / the painting's content loss (0 = the photo's structure kept).
+    pub content_ratio: f64,
+}
+
+/// The metric for one photo and one painting, ready to score images.
+pub struct Evaluator {
+    vgg: Vgg19,
+    device: Device,
+    /// The evaluation size (the photo's, longer side = `size`).
+    pub width: u32,
+    pub height: u32,
+    content_target: Tensor,
+    style_grams: Vec<Tensor>,
+    /// The style loss of the unstylized photo (the denominator of `style_ratio`).
+    pub photo_style_loss: f64,
+    /// The content loss of the painting resized to the photo (the denominator of
+    /// `content_ratio`).
+    pub painting_content_loss: f64,
+}
+
+impl Evaluator {
+    /// Sets up the metric for `photo` and `painting` at `size` (longer side).
+    pub fn new(vgg: Vgg19, photo: &RgbImage, painting: &RgbImage, size: u32, device: Device) -> anyhow::Result<Self> {
+        let photo = resize_longer_side(photo, size, "the photo (--content)", "--size")?;
+        let (width, height) = photo.dimensions();
+        let style = resize_longer_side(painting, size, "the painting (--style)", "--size")?;
+        let (content_idx, _) = layer_indices();
+        let photo_t = to_tensor(&photo, device);
+        let content_target = tch::no_grad(|| vgg.features(&photo_t, &[content_idx]).remove(0));
+        let style_grams = style_grams(&vgg, &to_tensor(&style, device));
+        let mut eval = Self {
+            vgg,
+            device,
+            width,
+            height,
+            content_target,
+            style_grams,
+            photo_style_loss: f64::NAN,
+            painting_content_loss: f64::NAN,
+        };
+        let (_, photo_style) = eval.losses(&photo);
+        let (painting_content, _) = eval.losses(&imageio::resize(painting, width, height));
+        if photo_style <= 0.0 || painting_content <= 0.0 || !photo_style.is_finite() || !painting_content.is_finite() {
+            bail!(
+                "the photo and the painting look the same to VGG-19 (photo style loss {photo_style}, painting content loss \
+                 {painting_content}): the ratios would be undefined; pass a different painting"
+            );
+        }
+        eval.photo_style_loss = photo_style;
+        eval.painting_content_loss = painting_content;
+        Ok(eval)
+    }
+
+    /// Loads the photo and the painting and sets up the metric.
+    pub fn from_files(vgg_path: &Path, photo: &Path, painting: &Path, size: u32, device: Device) -> anyhow::Result<Self> {
+        let photo_img = imageio::load_rgb(photo).context("cannot use the photo (--content)")?;
+        let painting_img = imageio::load_rgb(painting).context("cannot use the painting (--style)")?;
+        let vgg = Vgg19::load(vgg_path, device, tch::Kind::Float)?;
+        Self::new(vgg, &photo_img, &painting_img, size, device)
+    }
+
+    /// (content loss, style loss) of an image already at the evaluation size.
+    fn losses(&self, img: &RgbImage) -> (f64, f64) {
+        let (content_idx, style_idx) = layer_indices();
+        let layers: Vec<usize> = std::iter::once(content_idx).chain(style_idx).collect();
+        tch::no_grad(|| {
+            let feats = self.vgg.features(&to_tensor(img, self.device), &layers);
+            let content = losses::content_loss(&feats[0], &self.content_target).double_value(&[]);
+            let style = style_loss_sum(&feats[1..], &self.style_grams).double_value(&[]);
+            (content, style)
+        })
+    }
+
+    /// Scores an image (any size: it is resized to the evaluation size).
+    pub fn score(&self, img: &RgbImage) -> Scores {
+        let img = imageio::resize(img, self.width, self.height);
+        let (content_loss, style_loss) = self.losses(&img);
+        Scores {
+            content_loss,
+            style_loss,
+            style_ratio: style_loss / self.photo_style_loss,
+            content_ratio: content_loss / self.painting_content_loss,
+        }
+    }
+
+    /// Loads and scores an image file.
+    pub fn score_file(&self, path: &Path) -> anyhow::Result<Scores> {
+        let img = imageio::load_rgb(path)?;
+        Ok(self.score(&img))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longer_side_scaling_goes_both_ways() {
+        assert_eq!(size_for_longer_side(1024, 768, 256), (256, 192));
+        assert_eq!(size_for_longer_side(100, 200, 400), (200, 400));
+        assert_eq!(size_for_longer_side(64, 64, 64), (64, 64));
+    }
+
+    #[test]
+    fn too_small_sizes_name_the_needed_size() {
+        assert!(check_min_size("x", 16, 40, 40, "--size").is_ok());
+        let err = check_min_size("photo.jpg", 32, 8, 32, "--size").unwrap_err().to_string();
+        assert!(err.contains("photo.jpg") && err.contains("32x8") && err.contains("--size 64"), "{err}");
+    }
+}
