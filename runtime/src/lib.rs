@@ -11,6 +11,8 @@
 //! - [`model`]: loading and validating a model, running it on an image.
 //! - [`bundled`]: the bundled style models in `weights/`.
 //! - [`batch`]: `nst stylize` over many files, with a report of what failed.
+//! - [`live`]: `nst live`: camera, video file or test pattern -> style network -> window.
+//! - [`video`]: `nst video`: video files through ffmpeg, with flicker reduction.
 
 pub mod batch;
 pub mod bundled;
@@ -20,7 +22,9 @@ pub mod ep;
 pub mod error;
 pub mod fsio;
 pub mod imageio;
+pub mod live;
 pub mod model;
 pub mod ortlib;
+pub mod video;
 
 pub use error::{Error, Result};

@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests of the built binaries: finding `nst` and `nst-train`,
 //! running them, a scratch folder per test with an untrained model, and test inputs made
-//! in code (images, EXIF-rotated JPEGs, a lying PNG header, hand-written ONNX files).
+//! in code (images, EXIF-rotated JPEGs, a lying PNG header, hand-written ONNX files,
+//! video clips made with ffmpeg, and reading videos back with ffprobe/ffmpeg).
 
 use std::cell::OnceCell;
 use std::collections::BTreeSet;
@@ -137,6 +138,30 @@ impl Scratch {
     /// `nst stylize` with this scratch's model on one CPU thread, plus `extra` arguments.
     pub fn stylize(&self, inputs: &[&Path], output: &Path, extra: &[&str]) -> Run {
         Run::of(self.stylize_command(self.model(), inputs, output).args(extra))
+    }
+
+    /// The `nst video` command with `--model` (a path or a style name), on one CPU thread.
+    pub fn video_command(&self, model: impl AsRef<OsStr>, inputs: &[&Path], output: &Path) -> Command {
+        let mut cmd = nst();
+        cmd.arg("video").args(inputs).arg("-o").arg(output).arg("--model").arg(model);
+        cmd.args(["--ep", "cpu", "--threads", "1"]);
+        cmd
+    }
+
+    /// `nst video` with this scratch's model on one CPU thread, plus `extra` arguments.
+    pub fn video(&self, inputs: &[&Path], output: &Path, extra: &[&str]) -> Run {
+        Run::of(self.video_command(self.model(), inputs, output).args(extra))
+    }
+
+    /// Makes a clip with ffmpeg: `args` are everything between `ffmpeg` and the output
+    /// (e.g. lavfi test sources and codec options). Returns its path.
+    pub fn clip(&self, rel: impl AsRef<Path>, args: &[&str]) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().expect("a file path has a parent")).expect("create folder");
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-nostdin", "-v", "error", "-y"]).args(args).arg(&path);
+        Run::of(&mut cmd).assert_ok();
+        path
     }
 
     /// The `nst stylize` command with `--model` (a path or a style name), on one CPU thread.
@@ -347,3 +372,64 @@ pub fn onnx_identity(metadata: &[(&str, &str)]) -> Vec<u8> {
 /// The metadata that makes [`onnx_identity`] an nst style model.
 pub const NST_METADATA: &[(&str, &str)] =
     &[("nst.format_version", "1"), ("nst.architecture", "johnson2016"), ("nst.style_name", "identity"), ("nst.trained", "true")];
+
+/// What ffprobe says about a media file (`-show_format -show_streams`, JSON); panics when
+/// ffprobe cannot read it.
+#[track_caller]
+pub fn ffprobe(path: &Path) -> serde_json::Value {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).arg(path);
+    let run = Run::of(&mut cmd);
+    assert!(run.success, "ffprobe cannot read {}:\n{}", path.display(), run.stderr);
+    serde_json::from_str(&run.stdout).expect("ffprobe JSON")
+}
+
+/// The first stream of a type ("video", "audio") in ffprobe's answer.
+#[track_caller]
+pub fn stream<'a>(probe: &'a serde_json::Value, codec_type: &str) -> &'a serde_json::Value {
+    probe["streams"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["codec_type"] == codec_type))
+        .unwrap_or_else(|| panic!("no {codec_type} stream in {probe}"))
+}
+
+/// A number ffprobe wrote as a string ("1.500000").
+#[track_caller]
+pub fn number(v: &serde_json::Value) -> f64 {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Every frame of a video's first video stream as shown (rotation applied), decoded by
+/// ffmpeg; also the number of frames ffmpeg counts.
+#[track_caller]
+pub fn video_frames(path: &Path) -> Vec<RgbImage> {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height:stream_side_data=rotation"]);
+    cmd.args(["-print_format", "json"]).arg(path);
+    let run = Run::of(&mut cmd);
+    assert!(run.success, "ffprobe {}: {}", path.display(), run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("ffprobe JSON");
+    let s = &json["streams"][0];
+    let (mut w, mut h) = (s["width"].as_u64().expect("width") as u32, s["height"].as_u64().expect("height") as u32);
+    let quarter_turn = s["side_data_list"]
+        .as_array()
+        .and_then(|l| l.iter().find_map(|d| d["rotation"].as_f64()))
+        .is_some_and(|r| (r.abs() as i64 / 90) % 2 == 1);
+    if quarter_turn {
+        std::mem::swap(&mut w, &mut h);
+    }
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-i"]).arg(path);
+    cmd.args(["-map", "0:v:0", "-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
+    let out = cmd.output().expect("run ffmpeg");
+    assert!(out.status.success(), "ffmpeg cannot decode {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let size = (w * h * 3) as usize;
+    assert_eq!(out.stdout.len() % size, 0, "{}: decoded bytes are not whole {w}x{h} frames", path.display());
+    out.stdout.chunks_exact(size).map(|c| RgbImage::from_raw(w, h, c.to_vec()).expect("frame")).collect()
+}
+
+/// The folder `shared/` beside the project checkout (test videos), if it is there.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    dir.is_dir().then_some(dir)
+}

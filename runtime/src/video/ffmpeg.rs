@@ -1,0 +1,248 @@
+//! The ffmpeg side: checking that the tools are there, the decoder and encoder command
+//! lines, and turning ffmpeg's messages into short reasons.
+//!
+//! Frames travel as raw RGB (`rgb24`) over pipes: the decoder writes them to its stdout,
+//! the encoder reads them from its stdin. Both run in their own process group, so that
+//! Ctrl-C in a terminal reaches nst alone, which then stops them itself.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::probe::{Rational, VideoInfo};
+use crate::error::{Error, Result};
+
+pub const FFMPEG: &str = "ffmpeg";
+pub const FFPROBE: &str = "ffprobe";
+
+/// The message for a program that cannot be started.
+pub fn spawn_error(program: &str, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::Tool(format!("{program} not found: install it (apt-get install ffmpeg)"))
+    } else {
+        Error::Tool(format!("cannot run {program}: {e}"))
+    }
+}
+
+/// Checks that ffmpeg and ffprobe run and that ffmpeg has the H.264 encoder (libx264).
+pub fn check_tools() -> Result<()> {
+    for program in [FFMPEG, FFPROBE] {
+        let out = Command::new(program)
+            .args(["-hide_banner", "-version"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| spawn_error(program, e))?;
+        if !out.status.success() {
+            return Err(Error::Tool(format!("{program} -version failed ({}); reinstall ffmpeg", out.status)));
+        }
+    }
+    let out = Command::new(FFMPEG)
+        .args(["-hide_banner", "-encoders"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| spawn_error(FFMPEG, e))?;
+    if !String::from_utf8_lossy(&out.stdout).contains("libx264") {
+        return Err(Error::Tool("this ffmpeg has no H.264 encoder (libx264): install a build with it (Debian's ffmpeg has it)".into()));
+    }
+    Ok(())
+}
+
+/// ffmpeg's stderr lines reduced to what a user needs: without the `[demuxer @ 0x...]`
+/// prefixes, the file name ffmpeg puts in front, and the repetition notes.
+pub fn clean_lines<'a>(stderr: &'a str, path: &'a Path) -> impl Iterator<Item = String> + 'a {
+    let name = path.to_string_lossy().into_owned();
+    stderr.lines().filter_map(move |line| {
+        let mut line = line.trim();
+        if line.starts_with('[') {
+            if let Some(end) = line.find("] ") {
+                line = &line[end + 2..];
+            }
+        }
+        if let Some(rest) = line.strip_prefix(name.as_str()).and_then(|r| r.strip_prefix(": ")) {
+            line = rest;
+        }
+        let noise = line.is_empty() || line.starts_with("Last message repeated") || line.starts_with("Conversion failed");
+        (!noise).then(|| line.to_string())
+    })
+}
+
+/// The reason to show for a failed ffmpeg/ffprobe run: its distinct messages, joined.
+pub fn reason(stderr: &str, path: &Path) -> Option<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for line in clean_lines(stderr, path) {
+        if !seen.contains(&line) {
+            seen.push(line);
+        }
+    }
+    // The last few say what finally went wrong.
+    let start = seen.len().saturating_sub(3);
+    (!seen.is_empty()).then(|| seen[start..].join("; "))
+}
+
+/// Seconds as ffmpeg reads them, to the microsecond.
+fn seconds(s: f64) -> String {
+    format!("{s:.6}")
+}
+
+/// The part of a conversion asked for: `--start` and `--duration`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Span {
+    pub start: Option<f64>,
+    pub duration: Option<f64>,
+}
+
+impl Span {
+    fn input_args(&self) -> Vec<OsString> {
+        let mut args = Vec::new();
+        if let Some(s) = self.start.filter(|s| *s > 0.0) {
+            args.extend(["-ss".into(), seconds(s).into()]);
+        }
+        if let Some(d) = self.duration {
+            args.extend(["-t".into(), seconds(d).into()]);
+        }
+        args
+    }
+}
+
+fn base() -> Command {
+    let mut cmd = Command::new(FFMPEG);
+    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error"]);
+    // Out of the terminal's process group: Ctrl-C goes to nst, which stops ffmpeg.
+    cmd.process_group(0);
+    cmd
+}
+
+/// The decoder: the video stream of `info`, turned upright (ffmpeg applies the rotation),
+/// scaled to `width`x`height`, every frame once (no frame dropped or doubled), as rgb24 on
+/// stdout. Decoding errors are looked for closely (`+aggressive`) and reported on
+/// stderr, which is how a damaged file shows.
+pub fn decoder(info: &VideoInfo, span: Span, width: u32, height: u32) -> Command {
+    let mut cmd = base();
+    cmd.args(["-err_detect", "+aggressive"]).args(span.input_args()).arg("-i").arg(&info.path);
+    cmd.args(["-map", &format!("0:{}", info.stream_index)]);
+    cmd.args(["-vf", &format!("scale={width}:{height}:flags=bicubic")]);
+    cmd.args(["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// How the output's audio streams are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioPlan {
+    /// Copied as they are.
+    Copy,
+    /// Re-encoded to AAC (the container cannot hold the codec).
+    Aac,
+}
+
+/// The container an output path asks for, by its extension: (ffmpeg muxer, audio codecs
+/// it can hold, `None` for all).
+fn container(path: &Path) -> Option<(&'static str, Option<&'static [&'static str]>)> {
+    const MP4_AUDIO: &[&str] = &["aac", "mp3", "alac", "ac3", "eac3"];
+    const MOV_AUDIO: &[&str] = &[
+        "aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_s32be",
+        "pcm_f32le", "pcm_f32be",
+    ];
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "mp4" | "m4v" => Some(("mp4", Some(MP4_AUDIO))),
+        "mov" => Some(("mov", Some(MOV_AUDIO))),
+        "mkv" => Some(("matroska", None)),
+        _ => None,
+    }
+}
+
+/// Checks that an output path names a container we write (H.264 video).
+pub fn check_output(path: &Path) -> Result<()> {
+    container(path).map(|_| ()).ok_or_else(|| Error::UnsupportedVideoOutput { path: path.to_path_buf() })
+}
+
+/// Whether an audio stream can be copied: the output container must take its codec, and
+/// the clip must begin where the file does (a copy cuts only at packet boundaries, and a
+/// late start would leave the packets before it in Matroska).
+pub fn audio_plan(output: &Path, codec: &str, span: Span) -> AudioPlan {
+    if span.start.is_some_and(|s| s > 0.0) {
+        return AudioPlan::Aac;
+    }
+    match container(output) {
+        Some((_, None)) => AudioPlan::Copy,
+        Some((_, Some(codecs))) if codecs.contains(&codec) => AudioPlan::Copy,
+        _ => AudioPlan::Aac,
+    }
+}
+
+/// What the encoder writes.
+#[derive(Debug, Clone)]
+pub struct EncodeSettings {
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: Rational,
+    pub sample_aspect: Option<Rational>,
+    pub crf: u8,
+}
+
+/// The encoder: rgb24 frames from stdin at the exact frame rate, H.264 (libx264, `crf`,
+/// yuv420p, tagged BT.709), plus the audio streams and global metadata of `info` (from
+/// the same span), into `temp` with the container that `output`'s extension names.
+pub fn encoder(info: &VideoInfo, span: Span, settings: &EncodeSettings, output: &Path, temp: &Path) -> Result<Command> {
+    let (muxer, _) = container(output).ok_or_else(|| Error::UnsupportedVideoOutput { path: output.to_path_buf() })?;
+    let EncodeSettings { width, height, frame_rate, sample_aspect, crf } = settings;
+    let mut cmd = base();
+    cmd.args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", &format!("{width}x{height}")]);
+    cmd.args(["-framerate", &frame_rate.to_string(), "-i", "pipe:0"]);
+    cmd.args(span.input_args()).arg("-i").arg(&info.path);
+    cmd.args(["-map", "0:v:0"]);
+    let mut filters = Vec::new();
+    if let Some(sar) = sample_aspect {
+        filters.push(format!("setsar={sar}"));
+    }
+    filters.push("scale=out_color_matrix=bt709:out_range=tv".into());
+    filters.push("format=yuv420p".into());
+    cmd.args(["-vf", &filters.join(",")]);
+    cmd.args(["-c:v", "libx264", "-crf", &crf.to_string(), "-preset", "medium"]);
+    cmd.args(["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]);
+    for (i, audio) in info.audio.iter().enumerate() {
+        cmd.args(["-map", &format!("1:{}", audio.index)]);
+        match audio_plan(output, &audio.codec, span) {
+            AudioPlan::Copy => cmd.args([format!("-c:a:{i}"), "copy".into()]),
+            AudioPlan::Aac => cmd.args([format!("-c:a:{i}"), "aac".into(), format!("-b:a:{i}"), "192k".into()]),
+        };
+    }
+    cmd.args(["-map_metadata", "1", "-map_chapters", "1"]);
+    if muxer == "mp4" || muxer == "mov" {
+        cmd.args(["-movflags", "+faststart"]);
+    }
+    cmd.args(["-f", muxer, "-y"]).arg(temp);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_lose_prefixes_and_repeats() {
+        let stderr = "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5623] moov atom not found\n\
+                      /tmp/cut.mp4: Invalid data found when processing input\n    Last message repeated 1 times\n";
+        assert_eq!(
+            reason(stderr, Path::new("/tmp/cut.mp4")).unwrap(),
+            "moov atom not found; Invalid data found when processing input"
+        );
+        assert_eq!(reason("\n", Path::new("x")), None);
+    }
+
+    #[test]
+    fn audio_is_copied_where_the_container_takes_it() {
+        let whole = Span::default();
+        assert_eq!(audio_plan(Path::new("a.mp4"), "aac", whole), AudioPlan::Copy);
+        assert_eq!(audio_plan(Path::new("a.mp4"), "pcm_s16le", whole), AudioPlan::Aac);
+        assert_eq!(audio_plan(Path::new("a.mov"), "pcm_s16le", whole), AudioPlan::Copy);
+        assert_eq!(audio_plan(Path::new("a.MKV"), "vorbis", whole), AudioPlan::Copy);
+        let late = Span { start: Some(2.0), duration: None };
+        assert_eq!(audio_plan(Path::new("a.mp4"), "aac", late), AudioPlan::Aac);
+        assert!(check_output(Path::new("a.webm")).is_err());
+        assert!(check_output(Path::new("a.M4V")).is_ok());
+    }
+}
