@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod classic;
 pub mod data;
+pub mod device;
 pub mod eval;
 pub mod export;
 pub mod lbfgs;

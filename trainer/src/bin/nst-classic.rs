@@ -13,6 +13,7 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nst_runtime::{fsio, imageio};
 use nst_trainer::classic::{self, Classic, ClassicSettings, Init, Optimizer};
+use nst_trainer::device::DeviceArgs;
 
 #[derive(Parser)]
 #[command(
@@ -88,11 +89,8 @@ struct Cli {
     /// Seed for --init noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
-    /// CPU threads for libtorch [default: all cores, or OMP_NUM_THREADS].
-    #[arg(long)]
-    threads: Option<i32>,
+    #[command(flatten)]
+    hardware: DeviceArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,14 +99,6 @@ enum OptimizerArg {
     Lbfgs,
     /// Adam with step --lr.
     Adam,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum DeviceArg {
-    /// CUDA when libtorch sees a GPU, else CPU.
-    Auto,
-    Cpu,
-    Cuda,
 }
 
 fn main() -> ExitCode {
@@ -124,24 +114,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn device(arg: DeviceArg) -> anyhow::Result<tch::Device> {
-    match arg {
-        DeviceArg::Auto => Ok(tch::Device::cuda_if_available()),
-        DeviceArg::Cpu => Ok(tch::Device::Cpu),
-        DeviceArg::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
-        DeviceArg::Cuda => bail!("--device cuda: libtorch sees no CUDA GPU (driver missing, or a CPU-only libtorch); use --device cpu"),
-    }
-}
-
 fn run(cli: Cli) -> anyhow::Result<()> {
     let started = Instant::now();
-    if let Some(n) = cli.threads {
-        if n < 1 {
-            bail!("--threads must be at least 1, got {n}");
-        }
-        tch::set_num_threads(n);
-    }
-    let device = device(cli.device)?;
+    let device = cli.hardware.select()?;
     let mut settings = ClassicSettings::new(cli.content.clone(), cli.style.clone());
     settings.style_weights = cli.style_weights.clone();
     settings.sizes = if cli.scales.is_empty() { vec![cli.size] } else { cli.scales.clone() };
@@ -210,6 +185,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
     imageio::save_rgb(&cli.output, &outcome.image)?;
     let json_path = losses_path(&cli.output);
+    let openmp_env: serde_json::Map<String, serde_json::Value> = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v.into())))
+        .collect();
     let report = serde_json::json!({
         "output": cli.output,
         "width": outcome.width,
@@ -224,10 +203,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         "total_secs": started.elapsed().as_secs_f64(),
         "device": describe(device),
         "threads": tch::get_num_threads(),
-        "openmp_env": ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS"]
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), serde_json::Value::String(v))))
-            .collect::<serde_json::Map<_, _>>(),
+        "openmp_env": openmp_env,
         "style_weights_normalised": s.normalised_style_weights(),
         "settings": s,
     });

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use nst_trainer::classic;
+use nst_trainer::device::DeviceArgs;
 use nst_trainer::eval::{self, Evaluator, Scores};
 
 #[derive(Parser)]
@@ -39,19 +40,8 @@ struct Cli {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
-    /// CPU threads for libtorch [default: all cores, or OMP_NUM_THREADS].
-    #[arg(long)]
-    threads: Option<i32>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum DeviceArg {
-    /// CUDA when libtorch sees a GPU, else CPU.
-    Auto,
-    Cpu,
-    Cuda,
+    #[command(flatten)]
+    hardware: DeviceArgs,
 }
 
 fn main() -> ExitCode {
@@ -68,18 +58,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Some(n) = cli.threads {
-        if n < 1 {
-            bail!("--threads must be at least 1, got {n}");
-        }
-        tch::set_num_threads(n);
-    }
-    let device = match cli.device {
-        DeviceArg::Auto => tch::Device::cuda_if_available(),
-        DeviceArg::Cpu => tch::Device::Cpu,
-        DeviceArg::Cuda if tch::Cuda::is_available() => tch::Device::Cuda(0),
-        DeviceArg::Cuda => bail!("--device cuda: libtorch sees no CUDA GPU (driver missing, or a CPU-only libtorch); use --device cpu"),
-    };
+    let device = cli.hardware.select()?;
     if cli.size < eval::MIN_SIDE {
         bail!("--size {} is too small: VGG-19 needs at least {} pixels on the shorter side", cli.size, eval::MIN_SIDE);
     }

@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use nst_trainer::checkpoint;
+use nst_trainer::device::DeviceArgs;
 use nst_trainer::train::{self, Finish, TrainSettings};
 use nst_trainer::{export, TransformerConfig, TransformerNet};
 
@@ -45,14 +46,6 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: i64,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum DeviceArg {
-    /// CUDA when libtorch sees a GPU, else CPU.
-    Auto,
-    Cpu,
-    Cuda,
 }
 
 #[derive(Args)]
@@ -104,11 +97,8 @@ struct TrainArgs {
     tv_weight: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
-    /// CPU threads for libtorch (default: all cores).
-    #[arg(long)]
-    threads: Option<i32>,
+    #[command(flatten)]
+    hardware: DeviceArgs,
     /// Save a checkpoint every N iterations (and on Ctrl-C and at the end).
     #[arg(long, default_value_t = 100)]
     checkpoint_every: u64,
@@ -159,24 +149,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn device(arg: DeviceArg) -> anyhow::Result<tch::Device> {
-    match arg {
-        DeviceArg::Auto => Ok(tch::Device::cuda_if_available()),
-        DeviceArg::Cpu => Ok(tch::Device::Cpu),
-        DeviceArg::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
-        DeviceArg::Cuda => bail!("--device cuda: libtorch sees no CUDA GPU (driver missing, or a CPU-only libtorch)"),
-    }
-}
-
 fn style_name(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "style".into())
 }
 
 fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    if let Some(n) = args.threads {
-        tch::set_num_threads(n);
-    }
-    let device = device(args.device)?;
+    let device = args.hardware.select()?;
     let (settings, resume) = if args.resume {
         let dir = args.checkpoint_dir.clone().context("--resume needs --checkpoint-dir (the run folder to continue)")?;
         let path = dir.join(checkpoint::LATEST);
