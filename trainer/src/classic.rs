@@ -568,21 +568,29 @@ pub const GOMP_SPINCOUNT: &str = "GOMP_SPINCOUNT";
 /// The spin count [`reexec_with_short_openmp_spin`] sets.
 pub const SHORT_SPINCOUNT: &str = "2000";
 
-/// Restarts the current program with `GOMP_SPINCOUNT=2000` unless `GOMP_SPINCOUNT` or
-/// `OMP_WAIT_POLICY` is already set. Call it first thing in `main`.
+/// On a busy machine, restarts the current program with `GOMP_SPINCOUNT=2000`. Call it
+/// first thing in `main`. Does nothing when `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` is
+/// set (the user's choice) or when the machine is idle (1-minute load average below 0.5),
+/// where libgomp's default suits.
 ///
 /// libtorch's OpenMP threads busy-wait up to about 3 ms for the next parallel region by
-/// default (300,000 spins). When the machine is shared with other work, that burns the
-/// core a descheduled peer thread needs: on a 2-core machine at load 4, half of
-/// `nst-classic`'s CPU time went into spinning and 20 L-BFGS iterations at 256 px took
-/// 36-43 s; with 2,000 spins (tens of microseconds, still enough to catch back-to-back
-/// parallel regions on an idle machine) they took 14-15 s, like fully passive waiting,
-/// which in turn costs ~20 % on an idle machine. libgomp reads its environment when it
-/// is loaded, before `main`, hence the restart (`exec`, same arguments and process).
-/// Set either variable yourself to choose.
+/// default (300,000 spins). When other work shares the cores, that burns the core a
+/// descheduled peer thread needs: on a 2-core machine at load 4, half of `nst-classic`'s
+/// CPU time went into spinning and 20 L-BFGS iterations at 256 px took 36-43 s; with
+/// 2,000 spins (tens of microseconds: enough to catch back-to-back parallel regions)
+/// they took 14-16 s, like fully passive waiting (`OMP_WAIT_POLICY=PASSIVE`), which
+/// costs more on an idle machine. libgomp reads its environment when it is loaded,
+/// before `main`, hence the restart (`exec`: same process, same arguments).
 pub fn reexec_with_short_openmp_spin() {
     use std::os::unix::process::CommandExt;
     if std::env::var_os(GOMP_SPINCOUNT).is_some() || std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    let busy = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()))
+        .is_some_and(|load| load >= 0.5);
+    if !busy {
         return;
     }
     let Ok(exe) = std::env::current_exe() else { return };
