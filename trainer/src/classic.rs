@@ -568,34 +568,57 @@ pub const GOMP_SPINCOUNT: &str = "GOMP_SPINCOUNT";
 /// The spin count [`reexec_with_short_openmp_spin`] sets.
 pub const SHORT_SPINCOUNT: &str = "2000";
 
-/// On a busy machine, restarts the current program with `GOMP_SPINCOUNT=2000`. Call it
-/// first thing in `main`. Does nothing when `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` is
-/// set (the user's choice) or when the machine is idle (1-minute load average below 0.5),
-/// where libgomp's default suits.
+/// When other programs keep the CPUs busy, restarts the current program with
+/// `GOMP_SPINCOUNT=2000`. Call it first thing in `main`. Does nothing when
+/// `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` is set (the user's choice), or when the CPUs are
+/// idle: then libgomp's default, the same as PyTorch's, suits best.
 ///
 /// libtorch's OpenMP threads busy-wait up to about 3 ms for the next parallel region by
 /// default (300,000 spins). When other work shares the cores, that burns the core a
-/// descheduled peer thread needs: on a 2-core machine at load 4, half of `nst-classic`'s
-/// CPU time went into spinning and 20 L-BFGS iterations at 256 px took 36-43 s; with
-/// 2,000 spins (tens of microseconds: enough to catch back-to-back parallel regions)
-/// they took 14-16 s, like fully passive waiting (`OMP_WAIT_POLICY=PASSIVE`), which
-/// costs more on an idle machine. libgomp reads its environment when it is loaded,
-/// before `main`, hence the restart (`exec`: same process, same arguments).
+/// descheduled peer thread needs: on a 2-core machine kept busy by two compilers, half
+/// of `nst-classic`'s CPU time went into spinning and 20 L-BFGS iterations at 256 px took
+/// 36-43 s; with 2,000 spins (tens of microseconds) they took 14-16 s. On a quiet
+/// machine the default was about 10 % faster than 2,000 spins. "Busy" here: other
+/// processes used at least half a CPU over 150 ms of `/proc/stat` (we sleep meanwhile).
+/// libgomp reads its environment when it is loaded, before `main`, hence the restart
+/// (`exec`: same process, same arguments).
 pub fn reexec_with_short_openmp_spin() {
     use std::os::unix::process::CommandExt;
     if std::env::var_os(GOMP_SPINCOUNT).is_some() || std::env::var_os("OMP_WAIT_POLICY").is_some() {
         return;
     }
-    let busy = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()))
-        .is_some_and(|load| load >= 0.5);
-    if !busy {
+    if std::env::args_os().skip(1).any(|a| ["-h", "--help", "-V", "--version"].iter().any(|h| a == *h)) {
+        return;
+    }
+    if !other_processes_busy(std::time::Duration::from_millis(150)).unwrap_or(false) {
         return;
     }
     let Ok(exe) = std::env::current_exe() else { return };
     // `exec` returns only when it failed; then carry on with the default.
     let _ = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env(GOMP_SPINCOUNT, SHORT_SPINCOUNT).exec();
+}
+
+/// Whether other processes kept at least half a CPU busy during `window` (this process
+/// sleeps meanwhile), from the aggregate line of `/proc/stat`.
+fn other_processes_busy(window: std::time::Duration) -> Option<bool> {
+    // (busy, total) jiffies over all CPUs; idle and iowait count as idle.
+    fn sample() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+        let total: u64 = fields.iter().take(8).sum();
+        let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+        Some((total - idle, total))
+    }
+    let (busy0, total0) = sample()?;
+    std::thread::sleep(window);
+    let (busy1, total1) = sample()?;
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let dt = total1.saturating_sub(total0);
+    if dt == 0 {
+        return None;
+    }
+    let busy_cpus = busy1.saturating_sub(busy0) as f64 / dt as f64 * cpus;
+    Some(busy_cpus >= 0.5)
 }
 
 /// Longer side of the paintings at a scale of longer side `side`.
