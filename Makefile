@@ -11,8 +11,6 @@ setup:
 
 build: setup
 	$(CARGO) build --release --bins
-	@# Until trained styles ship, the default model is an untrained network made here.
-	@[ -f weights/untrained.onnx ] || target/release/nst-train init -o weights/untrained.onnx
 
 demo: build
 	@mkdir -p out

@@ -8,7 +8,7 @@
 #   benches/compare_python.sh [PHOTOS_DIR] [MODEL]
 #
 # PHOTOS_DIR: default ../shared/photos if it exists, else assets/photos.
-# MODEL:      default weights/untrained.onnx.
+# MODEL:      default weights/vg_starry_night.onnx (the default style).
 # Environment: MAX_SIZE (640), RUNS (3), THREADS (intra-op threads for both: nst --threads,
 # Python intra_op_num_threads; unset = onnxruntime's default, one per physical core).
 set -euo pipefail
@@ -21,7 +21,7 @@ if [ -z "$photos" ]; then
   photos="$root/assets/photos"
   [ -d "$root/../shared/photos" ] && photos="$root/../shared/photos"
 fi
-model=${2:-$root/weights/untrained.onnx}
+model=${2:-$root/weights/vg_starry_night.onnx}
 max_size=${MAX_SIZE:-640}
 runs=${RUNS:-3}
 threads=${THREADS:-}
@@ -31,7 +31,7 @@ python="$root/.venv/bin/python"
 [ -x "$nst" ] || die "$nst is missing: run make build first"
 [ -x "$python" ] || die "$python is missing: run make build first (it runs make setup)"
 "$python" -c 'import onnxruntime, numpy, PIL' 2>/dev/null || die ".venv lacks onnxruntime/numpy/Pillow: run make build first"
-[ -f "$model" ] || die "model $model is missing: run make build first (it writes weights/untrained.onnx)"
+[ -f "$model" ] || die "model $model is missing: it ships in weights/ (git checkout weights/)"
 [ -d "$photos" ] || die "$photos is not a folder of photos"
 photos=$(cd "$photos" && pwd)
 

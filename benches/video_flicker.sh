@@ -7,7 +7,7 @@
 #   benches/video_flicker.sh [CLIP] [MODEL]
 #
 # CLIP:  default ../shared/videos/vtest.avi (768x576, 795 frames of street footage).
-# MODEL: default weights/untrained.onnx.
+# MODEL: default weights/vg_starry_night.onnx (the default style).
 # Environment: SMOOTHS ("0 0.5 0.8"), MAX_SIZE (384; empty for the full size),
 #              DURATION (seconds of the clip; empty for all of it), THREADS (default nproc).
 set -euo pipefail
@@ -16,7 +16,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 die() { echo "video_flicker: $*" >&2; exit 1; }
 
 clip=${1:-$root/../shared/videos/vtest.avi}
-model=${2:-$root/weights/untrained.onnx}
+model=${2:-$root/weights/vg_starry_night.onnx}
 smooths=${SMOOTHS:-0 0.5 0.8}
 max_size=${MAX_SIZE-384}
 duration=${DURATION:-}
@@ -24,7 +24,7 @@ threads=${THREADS:-$(nproc)}
 nst="$root/target/release/nst"
 
 [ -x "$nst" ] || die "$nst is missing: run make build first"
-[ -f "$model" ] || die "model $model is missing: run make build first (it writes weights/untrained.onnx)"
+[ -f "$model" ] || die "model $model is missing: it ships in weights/ (git checkout weights/)"
 [ -f "$clip" ] || die "$clip is missing"
 command -v ffmpeg >/dev/null || die "ffmpeg not found: install it (apt-get install ffmpeg)"
 

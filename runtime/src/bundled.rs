@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// The style used when `--model` is not given.
-pub const DEFAULT_STYLE: &str = "untrained";
+pub const DEFAULT_STYLE: &str = "vg_starry_night";
 
 /// Files in the weights folder that are not style models.
 const NOT_STYLES: &[&str] = &["vgg19"];
@@ -32,7 +32,7 @@ pub fn weights_dirs() -> Vec<PathBuf> {
 
 /// The weights folder in use, if any exists.
 pub fn weights_dir() -> Option<PathBuf> {
-    weights_dirs().into_iter().find(|d| d.is_dir())
+    weights_dirs().into_iter().find(|d| d.is_dir()).map(|d| d.canonicalize().unwrap_or(d))
 }
 
 /// A bundled style model.

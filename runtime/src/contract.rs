@@ -33,6 +33,8 @@ pub mod keys {
     pub const STYLE_NAME: &str = "nst.style_name";
     /// The style image the model was trained on (file name).
     pub const STYLE_IMAGE: &str = "nst.style_image";
+    /// The painting, for people: artist, title and year (optional).
+    pub const PAINTING: &str = "nst.painting";
     /// `true` when the weights were trained, `false` for a randomly initialised network.
     pub const TRAINED: &str = "nst.trained";
     /// JSON object with the training settings, command and final losses.
@@ -49,6 +51,8 @@ pub struct ModelInfo {
     pub hyperparameters: Value,
     pub style_name: String,
     pub style_image: Option<String>,
+    /// Artist, title and year of the painting, e.g. "Vincent van Gogh, The Starry Night (1889)".
+    pub painting: Option<String>,
     pub trained: bool,
     pub training: Option<Value>,
     pub min_side: u32,
@@ -67,6 +71,9 @@ impl ModelInfo {
         ];
         if let Some(image) = &self.style_image {
             props.push((keys::STYLE_IMAGE.to_string(), image.clone()));
+        }
+        if let Some(painting) = &self.painting {
+            props.push((keys::PAINTING.to_string(), painting.clone()));
         }
         if let Some(training) = &self.training {
             props.push((keys::TRAINING.to_string(), training.to_string()));
@@ -118,6 +125,7 @@ impl ModelInfo {
             hyperparameters,
             style_name: get(keys::STYLE_NAME).unwrap_or("unnamed").to_string(),
             style_image: get(keys::STYLE_IMAGE).map(str::to_string),
+            painting: get(keys::PAINTING).map(str::to_string),
             trained,
             training,
             min_side,
@@ -136,6 +144,7 @@ mod tests {
             hyperparameters: serde_json::json!({"residual_blocks": 5}),
             style_name: "starry".into(),
             style_image: Some("vg_starry_night.jpg".into()),
+            painting: Some("Vincent van Gogh, The Starry Night (1889)".into()),
             trained: true,
             training: Some(serde_json::json!({"iterations": 10})),
             min_side: 16,

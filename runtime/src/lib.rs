@@ -11,6 +11,7 @@
 //! - [`model`]: loading and validating a model, running it on an image.
 //! - [`bundled`]: the bundled style models in `weights/`.
 //! - [`batch`]: `nst stylize` over many files, with a report of what failed.
+//! - [`sheet`]: `nst sheet`: one photo in every bundled style, as a labelled contact sheet.
 //! - [`live`]: `nst live`: camera, video file or test pattern -> style network -> window.
 //! - [`video`]: `nst video`: video files through ffmpeg, with flicker reduction.
 
@@ -25,6 +26,7 @@ pub mod imageio;
 pub mod live;
 pub mod model;
 pub mod ortlib;
+pub mod sheet;
 pub mod video;
 
 pub use error::{Error, Result};

@@ -73,6 +73,12 @@ impl StyleModel {
         Err(last_err.unwrap_or_else(|| Error::Runtime("no execution provider to try".into())))
     }
 
+    /// Reads and checks a model's metadata without preparing it for inference (CPU, one
+    /// thread): for listings.
+    pub fn read_info(path: &Path) -> Result<ModelInfo> {
+        Ok(Self::load(path, &SessionConfig { provider: Provider::Cpu, threads: Some(1) })?.info)
+    }
+
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }

@@ -47,19 +47,41 @@ pub fn scan(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// A random square crop (75-100% of the shorter side), resized to `size`, randomly
-/// mirrored.
-pub fn random_crop(img: &RgbImage, size: u32, rng: &mut impl Rng) -> RgbImage {
+/// A random square crop (a fraction in `scale` of the shorter side), resized to `size`,
+/// randomly mirrored.
+///
+/// A nearly flat crop (sky, a border) teaches nothing and can make the instance norms'
+/// variance vanish, so up to a few other crops are tried first.
+pub fn random_crop(img: &RgbImage, size: u32, scale: (f64, f64), rng: &mut impl Rng) -> RgbImage {
     let (w, h) = img.dimensions();
-    let side = ((w.min(h) as f64) * rng.random_range(0.75..=1.0)).round().max(1.0) as u32;
-    let x = rng.random_range(0..=w - side);
-    let y = rng.random_range(0..=h - side);
-    let crop = image::imageops::crop_imm(img, x, y, side, side).to_image();
-    let mut out = imageio::resize(&crop, size, size);
+    let mut out = RgbImage::new(1, 1);
+    for _ in 0..4 {
+        let side = ((w.min(h) as f64) * rng.random_range(scale.0..=scale.1)).round().clamp(1.0, w.min(h) as f64) as u32;
+        let x = rng.random_range(0..=w - side);
+        let y = rng.random_range(0..=h - side);
+        let crop = image::imageops::crop_imm(img, x, y, side, side).to_image();
+        out = imageio::resize(&crop, size, size);
+        if !is_flat(&out) {
+            break;
+        }
+    }
     if rng.random_bool(0.5) {
         image::imageops::flip_horizontal_in_place(&mut out);
     }
     out
+}
+
+/// Whether an image is nearly one colour (standard deviation under 2 levels per channel).
+pub fn is_flat(img: &RgbImage) -> bool {
+    let n = (img.width() * img.height()) as f64;
+    (0..3).all(|c| {
+        let (sum, sq) = img.pixels().fold((0f64, 0f64), |(s, q), p| {
+            let v = p[c] as f64;
+            (s + v, q + v * v)
+        });
+        let mean = sum / n;
+        (sq / n - mean * mean) < 4.0
+    })
 }
 
 /// Batches of `[batch, 3, size, size]` planar RGB (0-255), produced ahead of use.
@@ -73,7 +95,7 @@ pub struct Loader {
 impl Loader {
     /// Starts loading from `files`, as if `start_batch` batches had already been drawn
     /// (for resuming). The order is a function of `seed` only.
-    pub fn start(files: Vec<PathBuf>, batch_size: usize, image_size: u32, seed: u64, start_batch: u64) -> Self {
+    pub fn start(files: Vec<PathBuf>, batch_size: usize, image_size: u32, crop_scale: (f64, f64), seed: u64, start_batch: u64) -> Self {
         let (tx, rx) = sync_channel(3);
         let skipped = Arc::new(AtomicUsize::new(0));
         let skipped_in = skipped.clone();
@@ -103,7 +125,7 @@ impl Loader {
                                 }
                                 let mut rng = StdRng::seed_from_u64(seed ^ ((epoch * n + i) as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
                                 match imageio::load_rgb(&files[i]) {
-                                    Ok(img) => Some(random_crop(&img, image_size, &mut rng)),
+                                    Ok(img) => Some(random_crop(&img, image_size, crop_scale, &mut rng)),
                                     Err(e) => {
                                         tracing::warn!("skipping {e}");
                                         None
@@ -157,6 +179,19 @@ mod tests {
     }
 
     #[test]
+    fn flat_crops_are_detected_and_avoided() {
+        assert!(is_flat(&RgbImage::from_pixel(8, 8, image::Rgb([200, 10, 10]))));
+        let textured = RgbImage::from_fn(8, 8, |x, _| image::Rgb([(x * 30) as u8, 0, 0]));
+        assert!(!is_flat(&textured));
+        // Left three quarters flat, right quarter striped: small crops mostly land on the
+        // flat part, but the retries find texture far more often than chance (1/4).
+        let img = RgbImage::from_fn(400, 100, |x, y| if x < 300 { image::Rgb([90, 90, 90]) } else { image::Rgb([((x / 6 + y / 6) % 2 * 255) as u8, 0, 0]) });
+        let mut rng = StdRng::seed_from_u64(3);
+        let textured = (0..200).filter(|_| !is_flat(&random_crop(&img, 16, (0.3, 0.3), &mut rng))).count();
+        assert!(textured > 100, "{textured} of 200 crops had texture");
+    }
+
+    #[test]
     fn batches_skip_corrupt_files_and_are_repeatable() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "a.png", 40, 30);
@@ -168,11 +203,11 @@ mod tests {
         let files = scan(d.path()).unwrap();
         assert_eq!(files.len(), 4);
 
-        let a = Loader::start(files.clone(), 2, 16, 42, 0);
+        let a = Loader::start(files.clone(), 2, 16, (0.75, 1.0), 42, 0);
         let first: Vec<Vec<f32>> = (0..4).map(|_| a.next_batch().unwrap()).collect();
         assert!(first.iter().all(|b| b.len() == 2 * 3 * 16 * 16));
         assert_eq!(a.skipped(), 1);
-        let b = Loader::start(files, 2, 16, 42, 0);
+        let b = Loader::start(files, 2, 16, (0.75, 1.0), 42, 0);
         assert_eq!(b.next_batch().unwrap(), first[0], "same seed, same batches");
     }
 
@@ -187,7 +222,7 @@ mod tests {
     fn all_corrupt_dataset_errors_instead_of_hanging() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("x.png"), b"junk").unwrap();
-        let loader = Loader::start(scan(d.path()).unwrap(), 2, 16, 1, 0);
+        let loader = Loader::start(scan(d.path()).unwrap(), 2, 16, (0.75, 1.0), 1, 0);
         assert!(loader.next_batch().is_err());
     }
 }

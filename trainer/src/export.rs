@@ -11,13 +11,20 @@ use crate::transformer::{TransformerConfig, TransformerNet, MIN_SIDE};
 
 /// Metadata for a network of this configuration. `training` carries the training
 /// settings, command and final losses (`None` for an untrained network).
-pub fn model_info(config: TransformerConfig, style_name: &str, style_image: Option<&str>, training: Option<serde_json::Value>) -> ModelInfo {
+pub fn model_info(
+    config: TransformerConfig,
+    style_name: &str,
+    style_image: Option<&str>,
+    painting: Option<&str>,
+    training: Option<serde_json::Value>,
+) -> ModelInfo {
     ModelInfo {
         format_version: FORMAT_VERSION,
         architecture: ARCH_JOHNSON2016.to_string(),
         hyperparameters: serde_json::to_value(config).expect("config serialises"),
         style_name: style_name.to_string(),
         style_image: style_image.map(str::to_string),
+        painting: painting.map(str::to_string),
         trained: training.is_some(),
         training,
         min_side: MIN_SIDE,

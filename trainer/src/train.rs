@@ -38,6 +38,18 @@ pub struct TrainSettings {
     /// Longer side of the style image for the Gram targets (None: as is). Sets the
     /// scale of the strokes.
     pub style_size: Option<u32>,
+    /// Side of the random square crops as a fraction of the photo's shorter side, before
+    /// they are resized to `image_size` (min, max). Small crops keep the photo's own pixel
+    /// scale, so small, cheap training crops still teach strokes at full-size scale.
+    #[serde(default = "default_crop_scale")]
+    pub crop_scale: (f64, f64),
+    /// Weights to start from instead of a random network (a checkpoint of another style:
+    /// fine-tuning converges faster than training from scratch).
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
+    /// Artist, title and year of the painting, for the model's metadata.
+    #[serde(default)]
+    pub painting: Option<String>,
     pub batch_size: usize,
     pub lr: f64,
     pub iterations: u64,
@@ -56,8 +68,17 @@ pub struct TrainSettings {
     pub command: String,
 }
 
+/// The crop fraction range used before `crop_scale` existed.
+pub fn default_crop_scale() -> (f64, f64) {
+    (0.75, 1.0)
+}
+
 impl TrainSettings {
     pub fn validate(&self) -> anyhow::Result<()> {
+        let (lo, hi) = self.crop_scale;
+        if !(lo > 0.0 && lo <= hi && hi <= 1.0) {
+            bail!("--crop-scale must be MIN,MAX with 0 < MIN <= MAX <= 1 (fractions of the photo's shorter side), got {lo},{hi}");
+        }
         if self.image_size < 16 {
             bail!("--image-size must be at least 16, got {}", self.image_size);
         }
@@ -236,11 +257,27 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
             let losses = ckpt.meta.losses.map(|[content, style, tv, _]| StepLosses { content, style, tv });
             (ckpt.meta.iteration, ckpt.meta.elapsed_secs, losses)
         }
-        None => (0, 0.0, None),
+        None => {
+            if let Some(path) = &settings.init_from {
+                let file = if path.is_dir() { path.join(checkpoint::LATEST) } else { path.clone() };
+                let ckpt = checkpoint::load(&file).context("--init-from")?;
+                if ckpt.meta.settings.model != settings.model {
+                    bail!(
+                        "{}: --init-from needs a checkpoint of the same network size; it has {:?}, this run {:?}",
+                        file.display(),
+                        ckpt.meta.settings.model,
+                        settings.model
+                    );
+                }
+                restore_weights(&vs, &ckpt, &file)?;
+                tracing::info!("starting from the weights of {} (iteration {} of '{}')", file.display(), ckpt.meta.iteration, ckpt.meta.settings.style_name);
+            }
+            (0, 0.0, None)
+        }
     };
     std::fs::create_dir_all(run_dir.join("samples")).with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
     let validation = validation_image(settings, &files)?;
-    let loader = Loader::start(files, settings.batch_size, settings.image_size, settings.seed, start);
+    let loader = Loader::start(files, settings.batch_size, settings.image_size, settings.crop_scale, settings.seed, start);
     let mut log = LossLog::open(&run_dir.join("losses.csv"), start)?;
 
     let save_checkpoint = |iteration: u64, adam: &Adam, losses: Option<StepLosses>, elapsed: f64| -> anyhow::Result<()> {
@@ -270,6 +307,7 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
     let clock = Instant::now();
     let mut last = resumed_losses.unwrap_or_default();
     let mut iteration = start;
+    let mut skipped_steps = 0u32;
     while iteration < settings.iterations {
         if stop.load(Ordering::SeqCst) {
             bar.finish_and_clear();
@@ -282,11 +320,37 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
         let (content, style, tv) = perceptual.losses(&x, &y);
         let total = &content + &style + &tv;
         total.backward();
+        // A nearly flat crop can give an instance norm a variance that rounds to ~0 and
+        // gradients that overflow: skip such a step instead of poisoning the weights.
+        let finite = tensors.iter().all(|t| {
+            let g = t.grad();
+            !g.defined() || g.isfinite().all().int64_value(&[]) != 0
+        });
+        if !finite {
+            for t in &tensors {
+                let mut g = t.grad();
+                if g.defined() {
+                    let _ = g.zero_();
+                }
+            }
+            skipped_steps += 1;
+            tracing::warn!("iteration {}: gradients overflowed; step skipped ({skipped_steps} so far)", iteration + 1);
+            if skipped_steps > 20 {
+                bail!("gradients overflowed at {skipped_steps} steps: lower --lr or the loss weights");
+            }
+            continue;
+        }
         adam.step(&mut tensors);
         iteration += 1;
         last = StepLosses { content: content.double_value(&[]), style: style.double_value(&[]), tv: tv.double_value(&[]) };
         if !last.total().is_finite() {
-            bail!("the loss became {} at iteration {iteration}: lower --lr or the loss weights", last.total());
+            bail!(
+                "the loss became {} at iteration {iteration} (content {}, style {}, tv {}): lower --lr or the loss weights",
+                last.total(),
+                last.content,
+                last.style,
+                last.tv
+            );
         }
         let done = (iteration - start) as f64;
         let ips = done * settings.batch_size as f64 / clock.elapsed().as_secs_f64();
@@ -325,15 +389,22 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
     if loader.skipped() > 0 {
         tracing::warn!("{} unreadable dataset files were skipped", loader.skipped());
     }
-    let info = export::model_info(
-        settings.model,
-        &settings.style_name,
-        settings.style_image.file_name().and_then(|n| n.to_str()),
-        Some(training_record(settings, iteration, Some(last), elapsed)),
-    );
+    let info = trained_model_info(settings, iteration, Some(last), elapsed);
     export::write_onnx(&settings.output, &net, &info)?;
     let max_diff = verify_export(&settings.output, &net, &validation, device)?;
     Ok(Finish::Done { output: settings.output.clone(), max_diff, losses: last })
+}
+
+/// The metadata of a model trained with `settings` (at the end of a run, or exported from
+/// a checkpoint).
+pub fn trained_model_info(settings: &TrainSettings, iteration: u64, losses: Option<StepLosses>, elapsed: f64) -> nst_runtime::contract::ModelInfo {
+    export::model_info(
+        settings.model,
+        &settings.style_name,
+        settings.style_image.file_name().and_then(|n| n.to_str()),
+        settings.painting.as_deref(),
+        Some(training_record(settings, iteration, losses, elapsed)),
+    )
 }
 
 /// What the exported model's metadata records about its training.

@@ -36,7 +36,7 @@ fn onnx_matches_libtorch_at_odd_and_non_square_sizes() {
     let net = TransformerNet::new(&vs.root(), config);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("random.onnx");
-    export::write_onnx(&path, &net, &export::model_info(config, "random", None, None)).unwrap();
+    export::write_onnx(&path, &net, &export::model_info(config, "random", None, None, None)).unwrap();
 
     let mut model = StyleModel::load(&path, &SessionConfig { provider: Provider::Cpu, threads: Some(1) }).unwrap();
     assert!(!model.info().trained);

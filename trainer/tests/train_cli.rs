@@ -129,6 +129,40 @@ fn short_run_lowers_the_loss_and_exports_a_working_model() {
 }
 
 #[test]
+fn init_from_starts_at_the_other_runs_weights_and_painting_is_recorded() {
+    let f = Fixture::new();
+    let out = f.train(&["--iterations", "30", "--sample-every", "0", "--crop-scale", "0.5,0.8"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let base = losses(&f.path("run/losses.csv"));
+    let base_start = base[0].1;
+    let base_end = base[27..].iter().map(|l| l.1).sum::<f64>() / 3.0;
+
+    // Fine-tuning on the same style starts where the first run ended, not at a random
+    // network's loss.
+    let run2 = f.path("run2");
+    let out = f
+        .train(&["--iterations", "2", "--sample-every", "0", "--checkpoint-dir", run2.to_str().unwrap(), "--init-from", f.path("run").to_str().unwrap(), "--painting", "A. Painter, Test (2026)", "-o", f.path("tuned.onnx").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tuned = losses(&run2.join("losses.csv"));
+    assert!(tuned[0].1 < 0.5 * base_start && tuned[0].1 < 2.0 * base_end, "fine-tuning starts at {:e}; the first run went {base_start:e} -> {base_end:e}", tuned[0].1);
+    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1) };
+    let info = nst_runtime::model::StyleModel::load(&f.path("tuned.onnx"), &cfg).unwrap().info().clone();
+    assert_eq!(info.painting.as_deref(), Some("A. Painter, Test (2026)"));
+    assert!(info.training.unwrap()["command"].as_str().unwrap().contains("--init-from"));
+
+    // A network of another size cannot start from it; bad crop fractions are refused.
+    let out = f.train(&["--iterations", "2", "--checkpoint-dir", f.path("run3").to_str().unwrap(), "--base-channels", "4", "--init-from", f.path("run").to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("same network size"), "{}", stderr(&out));
+    for bad in ["0,0.5", "0.8,0.5", "0.5", "x,1", "0.5,1.5"] {
+        let out = f.train(&["--iterations", "2", "--crop-scale", bad]).output().unwrap();
+        assert!(!out.status.success() && stderr(&out).contains("crop-scale"), "{bad}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn ctrl_c_leaves_a_checkpoint_and_resume_continues() {
     let f = Fixture::new();
     let child = f.train(&["--iterations", "100000", "--sample-every", "0", "--checkpoint-every", "0"]).stderr(Stdio::piped()).spawn().unwrap();

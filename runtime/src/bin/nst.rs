@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use nst_runtime::batch::{self, StylizeOptions};
 use nst_runtime::bundled;
+use nst_runtime::imageio;
 use nst_runtime::ep::Provider;
 use nst_runtime::live;
+use nst_runtime::sheet;
 use nst_runtime::model::{SessionConfig, StyleModel};
 use nst_runtime::video::{self, VideoOptions};
 
@@ -48,6 +50,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Render one photo in every bundled style (or those given) as a labelled contact sheet, the original first.
+    Sheet(SheetArgs),
+}
+
+#[derive(Args)]
+struct SheetArgs {
+    /// The photo.
+    photo: PathBuf,
+    /// Output image (.png, .jpg, .webp, ...).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Styles to show, comma-separated (bundled names or .onnx paths) [default: every trained bundled style].
+    #[arg(long, value_delimiter = ',')]
+    styles: Vec<String>,
+    /// Longer side of each picture on the sheet.
+    #[arg(long, default_value_t = 384, value_name = "N")]
+    size: u32,
+    /// Pictures per row [default: a compact grid, at most 4].
+    #[arg(long)]
+    columns: Option<usize>,
+    /// Execution provider.
+    #[arg(long, value_enum, default_value_t = Provider::Auto)]
+    ep: Provider,
+    /// Inference threads (default: one per physical core).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -152,10 +180,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Video(args) => video_command(args),
         Command::Live(args) => live_command(args),
         Command::Devices { json } => devices(json),
-        Command::Styles { json } => {
-            styles(json)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Styles { json } => styles(json),
+        Command::Sheet(args) => sheet(args),
     }
 }
 
@@ -324,21 +350,114 @@ fn video_command(args: VideoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-fn styles(json: bool) -> anyhow::Result<()> {
+fn styles(json: bool) -> anyhow::Result<ExitCode> {
     let styles = bundled::list();
+    let infos: Vec<_> = styles.iter().map(|s| StyleModel::read_info(&s.path)).collect();
+    let broken = infos.iter().filter(|i| i.is_err()).count();
     if json {
-        println!("{}", serde_json::to_string_pretty(&styles)?);
-        return Ok(());
+        let rows: Vec<serde_json::Value> = styles
+            .iter()
+            .zip(&infos)
+            .map(|(s, info)| {
+                let mut row = serde_json::json!({
+                    "name": s.name,
+                    "path": s.path,
+                    "bytes": s.bytes,
+                    "default": s.name == bundled::DEFAULT_STYLE,
+                });
+                match info {
+                    Ok(i) => {
+                        row["painting"] = serde_json::json!(i.painting);
+                        row["style_image"] = serde_json::json!(i.style_image);
+                        row["trained"] = serde_json::json!(i.trained);
+                    }
+                    Err(e) => row["error"] = serde_json::json!(e.to_string()),
+                }
+                row
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else if styles.is_empty() {
+        println!("no bundled styles found (looked in {})", bundled::weights_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+    } else {
+        let width = styles.iter().map(|s| s.name.len()).max().unwrap_or(0).max(4);
+        println!("{:<width$}  {:>7}  painting", "name", "size");
+        for (s, info) in styles.iter().zip(&infos) {
+            let default = if s.name == bundled::DEFAULT_STYLE { "  (default)" } else { "" };
+            let about = match info {
+                Ok(i) if !i.trained => "untrained network (pipeline check only)".to_string(),
+                Ok(i) => i.painting.clone().or_else(|| i.style_image.clone()).unwrap_or_else(|| i.style_name.clone()),
+                Err(e) => format!("unreadable: {e}"),
+            };
+            println!("{:<width$}  {:>4.1} MB  {about}{default}", s.name, s.bytes as f64 / 1e6);
+        }
+        if let Some(dir) = bundled::weights_dir() {
+            println!("({} styles in {})", styles.len(), dir.display());
+        }
     }
-    if styles.is_empty() {
-        println!("no bundled styles found (looked in {:?})", bundled::weights_dirs());
-        return Ok(());
+    Ok(if broken > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn sheet(args: SheetArgs) -> anyhow::Result<ExitCode> {
+    if args.size < 16 {
+        anyhow::bail!("--size must be at least 16 pixels, got {}", args.size);
     }
-    for s in styles {
-        let default = if s.name == bundled::DEFAULT_STYLE { " (default)" } else { "" };
-        println!("{:<28} {:>8.1} MB  {}{default}", s.name, s.bytes as f64 / 1e6, s.path.display());
+    if args.columns == Some(0) {
+        anyhow::bail!("--columns must be at least 1");
     }
-    Ok(())
+    if args.output.exists() && std::fs::canonicalize(&args.output).ok() == std::fs::canonicalize(&args.photo).ok() {
+        anyhow::bail!("{}: the output would overwrite the photo; choose another -o", args.output.display());
+    }
+    imageio::OutputFormat::from_path(&args.output)?;
+    let photo = imageio::load_rgb(&args.photo)?;
+    let (w, h) = imageio::fit_size(photo.width(), photo.height(), args.size);
+    let photo = imageio::resize(&photo, w, h);
+    // Every trained bundled style unless a list is given; listed names must resolve.
+    let specs: Vec<(String, std::path::PathBuf)> = if args.styles.is_empty() {
+        bundled::list()
+            .into_iter()
+            .filter(|s| StyleModel::read_info(&s.path).map(|i| i.trained).unwrap_or(true))
+            .map(|s| (s.name, s.path))
+            .collect()
+    } else {
+        args.styles.iter().map(|s| Ok((s.clone(), bundled::resolve(Some(s))?))).collect::<anyhow::Result<_>>()?
+    };
+    if specs.is_empty() {
+        anyhow::bail!("no trained styles found (looked in {}); pass --styles", bundled::weights_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    let mut tiles = vec![sheet::Tile { image: photo.clone(), title: "original".into(), subtitle: args.photo.file_name().map(|n| n.to_string_lossy().into_owned()) }];
+    let mut failed = Vec::new();
+    let bar = ProgressBar::new(specs.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} styles  eta {eta}  {msg}").context("progress bar template")?);
+    let config = SessionConfig { provider: args.ep, threads: args.threads };
+    for (name, path) in &specs {
+        bar.set_message(name.clone());
+        let result = StyleModel::load(path, &config).and_then(|mut m| Ok((m.stylize(&photo)?, m.info().clone())));
+        match result {
+            Ok((image, info)) => {
+                let subtitle = info.painting.or(info.style_image);
+                tiles.push(sheet::Tile { image, title: name.clone(), subtitle });
+            }
+            Err(e) => {
+                bar.suspend(|| eprintln!("error: {name}: {e}"));
+                failed.push(name.clone());
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if tiles.len() == 1 {
+        anyhow::bail!("no style could be applied; {} not written", args.output.display());
+    }
+    let columns = args.columns.unwrap_or_else(|| sheet::default_columns(tiles.len()));
+    imageio::save_rgb(&args.output, &sheet::compose(&tiles, columns))?;
+    eprintln!("wrote {} ({} styles)", args.output.display(), tiles.len() - 1);
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{} styles failed and are missing from the sheet: {}", failed.len(), failed.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 #[derive(Args)]
