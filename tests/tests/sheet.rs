@@ -78,7 +78,9 @@ fn sheet_refuses_bad_requests_without_writing() {
     sheet(&[s.path("missing.jpg").to_str().unwrap(), "-o", o, "--styles", "a_identity"]).assert_one_error("missing.jpg");
     sheet(&[p, "-o", s.path("out.xyz").to_str().unwrap(), "--styles", "a_identity"]).assert_one_error("out.xyz");
     sheet(&[p, "-o", p, "--styles", "a_identity"]).assert_one_error("overwrite");
-    sheet(&[p, "-o", o, "--styles", "c_broken"]).assert_one_error("c_broken");
+    let run = sheet(&[p, "-o", o, "--styles", "c_broken"]);
+    assert!(!run.success);
+    assert!(run.error_lines()[0].contains("c_broken.onnx") && run.stderr.contains("not written"), "{}", run.stderr);
     assert!(!out.exists());
     assert_eq!(decode(&photo).to_rgb8(), pattern(40, 30), "the photo is untouched");
 }
