@@ -372,29 +372,34 @@ fn unavailable_provider_is_an_error_not_a_fallback() {
     }
 }
 
-fn styles_json(weights: Option<&Path>) -> serde_json::Value {
+/// `nst styles --json` and whether it succeeded (it fails when a listed file is broken).
+fn styles_json(weights: Option<&Path>) -> (serde_json::Value, bool) {
     let mut cmd = nst();
     cmd.args(["styles", "--json"]);
     if let Some(dir) = weights {
         cmd.env("NST_WEIGHTS_DIR", dir);
     }
     let run = Run::of(&mut cmd);
-    run.assert_ok();
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("`nst styles --json` printed invalid JSON ({e}):\n{}", run.stdout))
+    let json = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("`nst styles --json` printed invalid JSON ({e}):\n{}\n{}", run.stdout, run.stderr));
+    (json, run.success)
 }
 
 #[test]
 fn styles_json_lists_the_bundled_styles() {
     let s = Scratch::new();
     let weights = weights_folder(&s);
-    let styles = styles_json(Some(&weights));
+    let (styles, ok) = styles_json(Some(&weights));
+    // The two files are not models: listed, with the error, and the listing fails.
+    assert!(!ok);
     let styles = styles.as_array().expect("a JSON array");
     let names: Vec<_> = styles.iter().map(|st| st["name"].as_str().expect("a name")).collect();
     assert_eq!(names, ["alpha", "beta"]);
     assert_eq!(styles[0]["bytes"], 5);
-    assert_eq!(styles[0]["path"].as_str().map(PathBuf::from), Some(weights.join("alpha.onnx")));
+    assert_eq!(styles[0]["path"].as_str().map(PathBuf::from), Some(weights.canonicalize().unwrap().join("alpha.onnx")));
+    assert!(styles[0]["error"].as_str().unwrap().contains("alpha.onnx"), "{}", styles[0]);
 
-    assert_eq!(styles_json(Some(&s.mkdir("no-weights"))), serde_json::json!([]));
-    // Whatever the checkout has bundled, the output is an array.
-    assert!(styles_json(None).is_array());
+    assert_eq!(styles_json(Some(&s.mkdir("no-weights"))), (serde_json::json!([]), true));
+    // The checkout's own bundled styles all load.
+    let (bundled, ok) = styles_json(None);
+    assert!(bundled.is_array() && ok, "{bundled}");
 }
