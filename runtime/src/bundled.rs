@@ -30,6 +30,11 @@ pub fn weights_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// The searched folders as one line, for messages.
+pub fn searched() -> String {
+    weights_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
 /// The weights folder in use, if any exists.
 pub fn weights_dir() -> Option<PathBuf> {
     weights_dirs().into_iter().find(|d| d.is_dir()).map(|d| d.canonicalize().unwrap_or(d))
@@ -74,7 +79,7 @@ pub fn resolve(spec: Option<&str>) -> Result<PathBuf> {
         return Ok(style.path.clone());
     }
     let available = if styles.is_empty() {
-        format!("none found; looked in {}", weights_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))
+        format!("none found; looked in {}", searched())
     } else {
         styles.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
     };

@@ -3,7 +3,7 @@
 //! written atomically so that no checkpoint is ever left half-written.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use safetensors::tensor::{Dtype, TensorView};
@@ -19,6 +19,11 @@ const META_KEY: &str = "nst_checkpoint";
 
 /// File name of the latest checkpoint inside a run folder.
 pub const LATEST: &str = "checkpoint.safetensors";
+
+/// A checkpoint given as a file or as a run folder (its latest checkpoint).
+pub fn in_run(path: &Path) -> PathBuf {
+    if path.is_dir() { path.join(LATEST) } else { path.to_path_buf() }
+}
 
 /// What a checkpoint says about itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]

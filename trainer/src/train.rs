@@ -259,7 +259,7 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
         }
         None => {
             if let Some(path) = &settings.init_from {
-                let file = if path.is_dir() { path.join(checkpoint::LATEST) } else { path.clone() };
+                let file = checkpoint::in_run(path);
                 let ckpt = checkpoint::load(&file).context("--init-from")?;
                 if ckpt.meta.settings.model != settings.model {
                     bail!(

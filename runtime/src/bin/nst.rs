@@ -378,7 +378,7 @@ fn styles(json: bool) -> anyhow::Result<ExitCode> {
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else if styles.is_empty() {
-        println!("no bundled styles found (looked in {})", bundled::weights_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+        println!("no bundled styles found (looked in {})", bundled::searched());
     } else {
         let width = styles.iter().map(|s| s.name.len()).max().unwrap_or(0).max(4);
         println!("{:<width$}  {:>7}  painting", "name", "size");
@@ -412,18 +412,16 @@ fn sheet(args: SheetArgs) -> anyhow::Result<ExitCode> {
     let photo = imageio::load_rgb(&args.photo)?;
     let (w, h) = imageio::fit_size(photo.width(), photo.height(), args.size);
     let photo = imageio::resize(&photo, w, h);
-    // Every trained bundled style unless a list is given; listed names must resolve.
-    let specs: Vec<(String, std::path::PathBuf)> = if args.styles.is_empty() {
-        bundled::list()
-            .into_iter()
-            .filter(|s| StyleModel::read_info(&s.path).map(|i| i.trained).unwrap_or(true))
-            .map(|s| (s.name, s.path))
-            .collect()
+    // Every bundled style unless a list is given (untrained networks are left out below);
+    // listed names must resolve.
+    let all_bundled = args.styles.is_empty();
+    let specs: Vec<(String, std::path::PathBuf)> = if all_bundled {
+        bundled::list().into_iter().map(|s| (s.name, s.path)).collect()
     } else {
         args.styles.iter().map(|s| Ok((s.clone(), bundled::resolve(Some(s))?))).collect::<anyhow::Result<_>>()?
     };
     if specs.is_empty() {
-        anyhow::bail!("no trained styles found (looked in {}); pass --styles", bundled::weights_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+        anyhow::bail!("no styles found (looked in {}); pass --styles", bundled::searched());
     }
     let mut tiles = vec![sheet::Tile { image: photo.clone(), title: "original".into(), subtitle: args.photo.file_name().map(|n| n.to_string_lossy().into_owned()) }];
     let mut failed = Vec::new();
@@ -432,9 +430,15 @@ fn sheet(args: SheetArgs) -> anyhow::Result<ExitCode> {
     let config = SessionConfig { provider: args.ep, threads: args.threads };
     for (name, path) in &specs {
         bar.set_message(name.clone());
-        let result = StyleModel::load(path, &config).and_then(|mut m| Ok((m.stylize(&photo)?, m.info().clone())));
+        let result = StyleModel::load(path, &config).and_then(|mut m| {
+            let info = m.info().clone();
+            // An untrained network is not a style: shown only when asked for by name.
+            let image = if info.trained || !all_bundled { Some(m.stylize(&photo)?) } else { None };
+            Ok((image, info))
+        });
         match result {
-            Ok((image, info)) => {
+            Ok((None, _)) => {}
+            Ok((Some(image), info)) => {
                 let subtitle = info.painting.or(info.style_image);
                 tiles.push(sheet::Tile { image, title: name.clone(), subtitle });
             }
@@ -446,6 +450,9 @@ fn sheet(args: SheetArgs) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if tiles.len() == 1 && failed.is_empty() {
+        anyhow::bail!("no trained styles found (looked in {}); pass --styles", bundled::searched());
+    }
     if tiles.len() == 1 {
         anyhow::bail!("no style could be applied; {} not written", args.output.display());
     }

@@ -133,12 +133,12 @@ struct TrainArgs {
     painting: Option<String>,
 }
 
+/// Parses MIN,MAX; the range itself is checked with the other settings
+/// (`TrainSettings::validate`).
 fn parse_crop_scale(s: &str) -> Result<(f64, f64), String> {
     let bad = || format!("'{s}': expected MIN,MAX with 0 < MIN <= MAX <= 1, e.g. 0.3,0.5");
     let (lo, hi) = s.split_once(',').ok_or_else(bad)?;
-    let lo: f64 = lo.trim().parse().map_err(|_| bad())?;
-    let hi: f64 = hi.trim().parse().map_err(|_| bad())?;
-    if lo > 0.0 && lo <= hi && hi <= 1.0 { Ok((lo, hi)) } else { Err(bad()) }
+    Ok((lo.trim().parse().map_err(|_| bad())?, hi.trim().parse().map_err(|_| bad())?))
 }
 
 fn main() -> ExitCode {
@@ -286,7 +286,7 @@ fn check_output_writable(output: &Path) -> anyhow::Result<()> {
 }
 
 fn export_checkpoint(path: &Path, output: &Path, painting: Option<String>) -> anyhow::Result<()> {
-    let path = if path.is_dir() { path.join(checkpoint::LATEST) } else { path.to_path_buf() };
+    let path = checkpoint::in_run(path);
     let ckpt = checkpoint::load(&path)?;
     let mut settings = ckpt.meta.settings.clone();
     if painting.is_some() {
