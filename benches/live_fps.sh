@@ -8,44 +8,48 @@
 # and the pipeline's overhead: raw FPS / end-to-end FPS - 1 (the goal: at most 5%).
 #
 # Runs alternate raw / end to end REPEATS times and report the medians, which evens out
-# a machine busy with other work. Settings: FRAMES (default 20), REPEATS (2),
-# RESOLUTION (640x480), NST (target/release/nst), EXTRA (more `nst live` arguments, such
-# as "--ep cpu --threads 2").
+# a machine busy with other work. Settings: FRAMES (default 100), REPEATS (2),
+# RESOLUTIONS ("640x480 1280x720"), VARIANT (fast: every style's fast model; full),
+# STYLES (default every bundled style of that variant), NST (target/release/nst), EXTRA
+# (more `nst live` arguments, such as "--ep cpu --threads 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NST=${NST:-target/release/nst}
-FRAMES=${FRAMES:-20}
+FRAMES=${FRAMES:-100}
 REPEATS=${REPEATS:-2}
-RESOLUTION=${RESOLUTION:-640x480}
+RESOLUTIONS=${RESOLUTIONS:-${RESOLUTION:-640x480 1280x720}}
+VARIANT=${VARIANT:-fast}
 EXTRA=${EXTRA:-}
 [ -x "$NST" ] || { echo "live_fps: $NST is missing: run cargo build --release first" >&2; exit 1; }
 
-styles=$("$NST" styles --json | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))')
-[ -n "$styles" ] || { echo "live_fps: no bundled styles (weights/*.onnx)" >&2; exit 1; }
+styles=${STYLES:-$("$NST" styles --json | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin) if s.get("variant") == sys.argv[1] and s.get("trained")))' "$VARIANT")}
+[ -n "$styles" ] || { echo "live_fps: no trained bundled $VARIANT styles (weights/*.onnx)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo "nst live at $RESOLUTION on the test pattern, $FRAMES frames, median of $REPEATS runs ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-20s %10s %10s %12s %12s %10s %10s\n' style raw_fps e2e_fps lat_mean_ms lat_p95_ms infer_ms overhead
+echo "nst live, $VARIANT variant, on the test pattern, $FRAMES frames, median of $REPEATS runs ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-10s %-26s %10s %10s %12s %12s %10s %10s\n' size style raw_fps e2e_fps lat_mean_ms lat_p95_ms infer_ms overhead
+for RESOLUTION in $RESOLUTIONS; do
 for style in $styles; do
   for r in $(seq 1 "$REPEATS"); do
     # shellcheck disable=SC2086
-    "$NST" live --source test --resolution "$RESOLUTION" --model "$style" --raw-inference --frames "$FRAMES" --json $EXTRA \
+    "$NST" live --source test --resolution "$RESOLUTION" --model "$style" --variant "$VARIANT" --raw-inference --frames "$FRAMES" --json $EXTRA \
       2>/dev/null >"$tmp/raw-$style-$r.json"
     # shellcheck disable=SC2086
-    "$NST" live --source test --resolution "$RESOLUTION" --model "$style" --one-style --headless --frames "$FRAMES" --json $EXTRA \
+    "$NST" live --source test --resolution "$RESOLUTION" --model "$style" --variant "$VARIANT" --one-style --headless --frames "$FRAMES" --json $EXTRA \
       2>/dev/null >"$tmp/e2e-$style-$r.json"
   done
-  python3 - "$tmp" "$style" "$REPEATS" <<'EOF'
+  python3 - "$tmp" "$style" "$REPEATS" "$RESOLUTION" <<'EOF'
 import json, statistics, sys
-tmp, style, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tmp, style, repeats, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 load = lambda kind, r: json.load(open(f"{tmp}/{kind}-{style}-{r}.json"))
 raw = [load("raw", r)["raw_inference"] for r in range(1, repeats + 1)]
 e2e = [load("e2e", r)["summary"] for r in range(1, repeats + 1)]
 med = lambda xs: statistics.median(xs)
 raw_fps, e2e_fps = med([x["fps"] for x in raw]), med([x["fps"] for x in e2e])
 overhead = (raw_fps / e2e_fps - 1) * 100
-print(f"{style:<20} {raw_fps:10.2f} {e2e_fps:10.2f} {med([x['latency_mean_ms'] for x in e2e]):12.1f} "
+print(f"{size:<10} {style:<26} {raw_fps:10.2f} {e2e_fps:10.2f} {med([x['latency_mean_ms'] for x in e2e]):12.1f} "
       f"{med([x['latency_p95_ms'] for x in e2e]):12.1f} {med([x['inference_mean_ms'] for x in e2e]):10.1f} {overhead:9.1f}%")
 EOF
+done
 done

@@ -1,4 +1,7 @@
-//! The bundled style models: `<name>.onnx` files in the weights folder.
+//! The bundled style models in the weights folder: `<style>.onnx` is a style's full
+//! (quality) variant, `<style>.fast.onnx` its fast (real-time) variant. The files'
+//! metadata says the same (`contract::Variant`); the names let a listing find them
+//! without loading every model.
 //!
 //! The weights folder is, first existing wins: `NST_WEIGHTS_DIR`, `weights/` next to the
 //! executable, `weights/` two levels up from it (a `target/release` build in a checkout),
@@ -6,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::contract::Variant;
 use crate::error::{Error, Result};
 
 /// The style used when `--model` is not given.
@@ -13,6 +17,14 @@ pub const DEFAULT_STYLE: &str = "vg_starry_night";
 
 /// Files in the weights folder that are not style models.
 const NOT_STYLES: &[&str] = &["vgg19"];
+
+/// The file-name suffix (before `.onnx`) of each variant.
+pub fn file_suffix(variant: Variant) -> &'static str {
+    match variant {
+        Variant::Full => "",
+        Variant::Fast => ".fast",
+    }
+}
 
 const BUILD_WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../weights");
 
@@ -40,15 +52,42 @@ pub fn weights_dir() -> Option<PathBuf> {
     weights_dirs().into_iter().find(|d| d.is_dir()).map(|d| d.canonicalize().unwrap_or(d))
 }
 
-/// A bundled style model.
-#[derive(Debug, Clone, serde::Serialize)]
+/// One bundled model file: a style in one variant.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BundledStyle {
+    /// The style's name (the painting's file stem), the same for both variants.
     pub name: String,
+    #[serde(serialize_with = "ser_variant")]
+    pub variant: Variant,
     pub path: PathBuf,
     pub bytes: u64,
 }
 
-/// The bundled styles, sorted by name.
+fn ser_variant<S: serde::Serializer>(v: &Variant, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+impl BundledStyle {
+    /// The name that selects exactly this file: `udnie` or `udnie.fast`.
+    pub fn file_name(&self) -> String {
+        format!("{}{}", self.name, file_suffix(self.variant))
+    }
+}
+
+/// Splits a file stem into style name and variant (`udnie.fast` -> `udnie`, fast).
+fn split_variant(stem: &str) -> (&str, Variant) {
+    for v in Variant::ALL {
+        let suffix = file_suffix(v);
+        if !suffix.is_empty() {
+            if let Some(name) = stem.strip_suffix(suffix) {
+                return (name, v);
+            }
+        }
+    }
+    (stem, Variant::Full)
+}
+
+/// Every bundled model file, sorted by style name, full before fast.
 pub fn list() -> Vec<BundledStyle> {
     let Some(dir) = weights_dir() else { return Vec::new() };
     let mut styles: Vec<BundledStyle> = std::fs::read_dir(&dir)
@@ -57,31 +96,130 @@ pub fn list() -> Vec<BundledStyle> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let path = e.path();
-            let name = path.file_stem()?.to_str()?.to_string();
+            let stem = path.file_stem()?.to_str()?.to_string();
             let is_onnx = path.extension().is_some_and(|x| x == "onnx");
-            (is_onnx && !NOT_STYLES.contains(&name.as_str())).then(|| BundledStyle { bytes: e.metadata().map(|m| m.len()).unwrap_or(0), name, path })
+            let (name, variant) = split_variant(&stem);
+            (is_onnx && !NOT_STYLES.contains(&name)).then(|| BundledStyle {
+                bytes: e.metadata().map(|m| m.len()).unwrap_or(0),
+                name: name.to_string(),
+                variant,
+                path,
+            })
         })
         .collect();
-    styles.sort_by(|a, b| a.name.cmp(&b.name));
+    styles.sort_by(|a, b| (&a.name, a.variant).cmp(&(&b.name, b.variant)));
     styles
 }
 
-/// Resolves `--model`: an existing path, a path ending in `.onnx`, or a bundled style
-/// name; the default style when `None`.
-pub fn resolve(spec: Option<&str>) -> Result<PathBuf> {
-    let spec = spec.unwrap_or(DEFAULT_STYLE);
+/// The bundled files of one variant.
+pub fn list_variant(variant: Variant) -> Vec<BundledStyle> {
+    list().into_iter().filter(|s| s.variant == variant).collect()
+}
+
+/// The distinct style names, sorted.
+pub fn style_names(styles: &[BundledStyle]) -> Vec<String> {
+    let mut names: Vec<String> = styles.iter().map(|s| s.name.clone()).collect();
+    names.dedup();
+    names
+}
+
+/// What `--model` asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolved {
+    /// A model file given by its path.
+    File(PathBuf),
+    /// A bundled style in the variant asked for (or the only one it has, see
+    /// [`resolve`]'s `fallback`).
+    Bundled(BundledStyle),
+}
+
+impl Resolved {
+    pub fn path(&self) -> &Path {
+        match self {
+            Resolved::File(p) => p,
+            Resolved::Bundled(s) => &s.path,
+        }
+    }
+}
+
+/// Resolves `--model` in `variant`: an existing path or a bundled style name; the
+/// default style when `None`. Names are matched without regard to case and with or
+/// without `.onnx`; `name.fast` picks the fast variant whatever `variant` says. A style
+/// without the variant asked for is an error naming the variants it has, unless
+/// `fallback`: then its other variant is used (with a warning).
+pub fn resolve(spec: Option<&str>, variant: Variant, fallback: bool) -> Result<Resolved> {
+    let spec = spec.unwrap_or(DEFAULT_STYLE).trim();
+    if spec.is_empty() {
+        return Err(Error::Parameter("--model is empty: give a bundled style name (see `nst styles`) or an .onnx file".into()));
+    }
     let as_path = Path::new(spec);
-    if as_path.exists() || as_path.extension().is_some_and(|x| x == "onnx") || spec.contains('/') {
-        return Ok(as_path.to_path_buf());
+    if as_path.is_file() {
+        return Ok(Resolved::File(as_path.to_path_buf()));
     }
     let styles = list();
-    if let Some(style) = styles.iter().find(|s| s.name == spec) {
-        return Ok(style.path.clone());
-    }
-    let available = if styles.is_empty() {
-        format!("none found; looked in {}", searched())
-    } else {
-        styles.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+    let lower = spec.to_ascii_lowercase();
+    let key = lower.strip_suffix(".onnx").unwrap_or(&lower);
+    let (name, explicit) = match split_variant(key) {
+        (n, Variant::Full) => (n, None),
+        (n, v) => (n, Some(v)),
     };
-    Err(Error::UnknownStyle { name: spec.to_string(), available })
+    let looks_like_path = spec.contains('/') || spec.contains(std::path::MAIN_SEPARATOR);
+    let matching: Vec<&BundledStyle> = if looks_like_path { Vec::new() } else { styles.iter().filter(|s| s.name.eq_ignore_ascii_case(name)).collect() };
+    if matching.is_empty() {
+        return Err(unknown(spec, &styles, looks_like_path || as_path.extension().is_some()));
+    }
+    let want = explicit.unwrap_or(variant);
+    if let Some(s) = matching.iter().find(|s| s.variant == want) {
+        return Ok(Resolved::Bundled((*s).clone()));
+    }
+    let has: Vec<&str> = matching.iter().map(|s| s.variant.name()).collect();
+    if fallback && explicit.is_none() {
+        let other = matching[0];
+        tracing::warn!("style {} has no {want} variant yet; using its {} one", other.name, other.variant);
+        return Ok(Resolved::Bundled(other.clone()));
+    }
+    Err(Error::Parameter(format!(
+        "style {} has no {want} variant (it has: {}); choose --variant {}",
+        matching[0].name,
+        has.join(", "),
+        has.join(" or --variant ")
+    )))
+}
+
+/// The error for a name that matches nothing: the bundled names and the closest one.
+fn unknown(spec: &str, styles: &[BundledStyle], is_path_like: bool) -> Error {
+    let names = style_names(styles);
+    if names.is_empty() {
+        return Error::UnknownStyle {
+            name: spec.to_string(),
+            available: format!("none found; looked in {}", searched()),
+            suggestion: String::new(),
+        };
+    }
+    let key = spec.to_ascii_lowercase();
+    let key = key.strip_suffix(".onnx").unwrap_or(&key);
+    let key = Path::new(key).file_name().and_then(|f| f.to_str()).unwrap_or(key);
+    let closest = names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(key, &n.to_ascii_lowercase()), n))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n.clone());
+    let mut suggestion = closest.map(|n| format!("; did you mean '{n}'?")).unwrap_or_default();
+    if is_path_like {
+        suggestion.push_str(" (no such file either)");
+    }
+    Error::UnknownStyle { name: spec.to_string(), available: names.join(", "), suggestion }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variant_suffixes_split_off() {
+        assert_eq!(split_variant("udnie.fast"), ("udnie", Variant::Fast));
+        assert_eq!(split_variant("udnie"), ("udnie", Variant::Full));
+        assert_eq!(split_variant("a.b"), ("a.b", Variant::Full));
+    }
 }

@@ -13,10 +13,60 @@ pub const INPUT_NAME: &str = "input";
 pub const OUTPUT_NAME: &str = "output";
 
 /// Version of the metadata format. Bump when the meaning of a key changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the architecture may be [`ARCH_FAST`]; hyperparameters say `family`, `output`
+/// (`clamp`: linear output clamped to 0-255, or `tanh`) and `norm`. Version-1 files (all
+/// `johnson2016` with a tanh output) still load.
+pub const FORMAT_VERSION: u32 = 2;
 
-/// The only architecture the runtime knows today.
+/// The full network (Johnson et al. 2016): the quality variant.
 pub const ARCH_JOHNSON2016: &str = "johnson2016";
+/// The fast network (half resolution and below): the real-time variant.
+pub const ARCH_FAST: &str = "nst_fast";
+
+/// A style's variants: the same painting, trained for quality or for speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Variant {
+    Full,
+    Fast,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 2] = [Variant::Full, Variant::Fast];
+
+    /// The variant an architecture belongs to; `None` for an unknown architecture.
+    pub fn of_architecture(architecture: &str) -> Option<Variant> {
+        match architecture {
+            ARCH_JOHNSON2016 => Some(Variant::Full),
+            ARCH_FAST => Some(Variant::Fast),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Full => "full",
+            Variant::Fast => "fast",
+        }
+    }
+
+    /// What the variant is for, for listings.
+    pub fn speed_class(self) -> &'static str {
+        match self {
+            Variant::Full => "quality",
+            Variant::Fast => "real-time",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Smallest side a model accepts unless its metadata says otherwise; smaller images are
 /// edge-padded up to it by the runtime and cropped back.
@@ -48,6 +98,8 @@ pub mod keys {
 pub struct ModelInfo {
     pub format_version: u32,
     pub architecture: String,
+    /// Derived from the architecture.
+    pub variant: Variant,
     pub hyperparameters: Value,
     pub style_name: String,
     pub style_image: Option<String>,
@@ -102,9 +154,8 @@ impl ModelInfo {
         let architecture = get(keys::ARCHITECTURE)
             .ok_or_else(|| format!("metadata '{}' is missing", keys::ARCHITECTURE))?
             .to_string();
-        if architecture != ARCH_JOHNSON2016 {
-            return Err(format!("unknown architecture '{architecture}' (this nst knows '{ARCH_JOHNSON2016}')"));
-        }
+        let variant = Variant::of_architecture(&architecture)
+            .ok_or_else(|| format!("unknown architecture '{architecture}' (this nst knows '{ARCH_JOHNSON2016}' and '{ARCH_FAST}')"))?;
         let json = |k: &str| -> Result<Option<Value>, String> {
             get(k).map(|s| serde_json::from_str(s).map_err(|e| format!("metadata '{k}' is not valid JSON: {e}"))).transpose()
         };
@@ -122,6 +173,7 @@ impl ModelInfo {
         Ok(Self {
             format_version,
             architecture,
+            variant,
             hyperparameters,
             style_name: get(keys::STYLE_NAME).unwrap_or("unnamed").to_string(),
             style_image: get(keys::STYLE_IMAGE).map(str::to_string),
@@ -141,6 +193,7 @@ mod tests {
         ModelInfo {
             format_version: FORMAT_VERSION,
             architecture: ARCH_JOHNSON2016.into(),
+            variant: Variant::Full,
             hyperparameters: serde_json::json!({"residual_blocks": 5}),
             style_name: "starry".into(),
             style_image: Some("vg_starry_night.jpg".into()),
@@ -156,6 +209,19 @@ mod tests {
         let info = sample();
         let props: BTreeMap<_, _> = info.to_props().into_iter().collect();
         assert_eq!(ModelInfo::from_props(&props).unwrap(), info);
+    }
+
+    #[test]
+    fn variants_follow_the_architecture_and_version_1_still_reads() {
+        let mut props: BTreeMap<_, _> = sample().to_props().into_iter().collect();
+        props.insert(keys::ARCHITECTURE.into(), ARCH_FAST.into());
+        assert_eq!(ModelInfo::from_props(&props).unwrap().variant, Variant::Fast);
+        props.insert(keys::FORMAT_VERSION.into(), "1".into());
+        props.insert(keys::ARCHITECTURE.into(), ARCH_JOHNSON2016.into());
+        let v1 = ModelInfo::from_props(&props).unwrap();
+        assert_eq!((v1.format_version, v1.variant), (1, Variant::Full));
+        assert_eq!(Variant::parse(" FAST"), Some(Variant::Fast));
+        assert_eq!(Variant::parse("quick"), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod error;
 pub mod fsio;
 pub mod imageio;
 pub mod live;
+pub mod logging;
 pub mod model;
 pub mod ortlib;
 pub mod sheet;

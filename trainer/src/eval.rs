@@ -96,6 +96,23 @@ pub struct Scores {
     pub style_ratio: f64,
     /// `content_loss` / the painting's content loss (0 = the photo's structure kept).
     pub content_ratio: f64,
+    /// Share of pixels blown out to white: see [`blown_out`].
+    pub blown_out: f64,
+}
+
+/// A pixel counts as blown out when its smallest channel is at least this in the image…
+pub const BLOWN_OUT_MIN: u8 = 248;
+/// …and below this in the photo (so a photo's own white sky does not count).
+pub const PHOTO_NOT_WHITE: u8 = 235;
+
+/// The share of pixels (0-1) that an image turned near-white where the photo was not:
+/// smallest channel >= [`BLOWN_OUT_MIN`] in `img` and < [`PHOTO_NOT_WHITE`] in `photo`
+/// (same size).
+pub fn blown_out(img: &RgbImage, photo: &RgbImage) -> f64 {
+    assert_eq!(img.dimensions(), photo.dimensions(), "blown_out compares images of one size");
+    let min = |p: &image::Rgb<u8>| p.0[0].min(p.0[1]).min(p.0[2]);
+    let n = img.pixels().zip(photo.pixels()).filter(|(a, b)| min(a) >= BLOWN_OUT_MIN && min(b) < PHOTO_NOT_WHITE).count();
+    n as f64 / (img.width() as f64 * img.height() as f64).max(1.0)
 }
 
 /// The metric for one photo and one painting, ready to score images.
@@ -112,6 +129,8 @@ pub struct Evaluator {
     /// The content loss of the painting resized to the photo (the denominator of
     /// `content_ratio`).
     pub painting_content_loss: f64,
+    /// The photo at the evaluation size (for `blown_out`).
+    photo: RgbImage,
 }
 
 impl Evaluator {
@@ -133,6 +152,7 @@ impl Evaluator {
             style_grams,
             photo_style_loss: f64::NAN,
             painting_content_loss: f64::NAN,
+            photo: photo.clone(),
         };
         let (_, photo_style) = eval.losses(&photo);
         let (painting_content, _) = eval.losses(&imageio::resize(painting, width, height));
@@ -176,6 +196,7 @@ impl Evaluator {
             style_loss,
             style_ratio: style_loss / self.photo_style_loss,
             content_ratio: content_loss / self.painting_content_loss,
+            blown_out: blown_out(&img, &self.photo),
         }
     }
 
@@ -189,6 +210,19 @@ impl Evaluator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blown_out_counts_new_whites_only() {
+        let photo = RgbImage::from_fn(10, 10, |x, _| if x == 0 { image::Rgb([250, 250, 250]) } else { image::Rgb([120, 130, 140]) });
+        // Column 0 was white already; columns 1-2 turn white; column 3 is bright but one channel stays low.
+        let img = RgbImage::from_fn(10, 10, |x, _| match x {
+            0..=2 => image::Rgb([255, 252, 249]),
+            3 => image::Rgb([255, 255, 200]),
+            _ => image::Rgb([100, 100, 100]),
+        });
+        assert!((blown_out(&img, &photo) - 0.2).abs() < 1e-9);
+        assert_eq!(blown_out(&photo, &photo), 0.0);
+    }
 
     #[test]
     fn longer_side_scaling_goes_both_ways() {

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use nst_runtime::contract::{ModelInfo, ARCH_JOHNSON2016, FORMAT_VERSION};
+use nst_runtime::contract::{ModelInfo, FORMAT_VERSION};
 
-use crate::transformer::{TransformerConfig, TransformerNet, MIN_SIDE};
+use crate::transformer::{min_side, TransformerConfig, TransformerNet};
 
 /// Metadata for a network of this configuration. `training` carries the training
 /// settings, command and final losses (`None` for an untrained network).
@@ -20,14 +20,15 @@ pub fn model_info(
 ) -> ModelInfo {
     ModelInfo {
         format_version: FORMAT_VERSION,
-        architecture: ARCH_JOHNSON2016.to_string(),
+        architecture: config.family.architecture().to_string(),
+        variant: nst_runtime::contract::Variant::of_architecture(config.family.architecture()).expect("the trainer's families are known to the runtime"),
         hyperparameters: serde_json::to_value(config).expect("config serialises"),
         style_name: style_name.to_string(),
         style_image: style_image.map(str::to_string),
         painting: painting.map(str::to_string),
         trained: training.is_some(),
         training,
-        min_side: MIN_SIDE,
+        min_side: min_side(config.family).max(nst_runtime::contract::DEFAULT_MIN_SIDE),
     }
 }
 

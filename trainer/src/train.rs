@@ -21,7 +21,6 @@ use crate::optim::Adam;
 use crate::transformer::{TransformerConfig, TransformerNet};
 use crate::vgg::{self, Vgg19};
 use crate::export;
-use nst_runtime::contract::ARCH_JOHNSON2016;
 use nst_runtime::imageio;
 
 /// Everything that defines a training run (saved in checkpoints, and in the exported
@@ -193,8 +192,9 @@ fn named_params(vs: &VarStore) -> Vec<(String, Tensor)> {
 
 /// Loads a checkpoint's weights into a network's variables, checking names and shapes.
 pub fn restore_weights(vs: &VarStore, ckpt: &checkpoint::Checkpoint, path: &Path) -> anyhow::Result<()> {
-    if ckpt.meta.architecture != ARCH_JOHNSON2016 {
-        bail!("{}: checkpoint of architecture '{}', expected '{ARCH_JOHNSON2016}'", path.display(), ckpt.meta.architecture);
+    let expected = ckpt.meta.settings.model.family.architecture();
+    if ckpt.meta.architecture != expected {
+        bail!("{}: checkpoint of architecture '{}', but its settings describe '{expected}'", path.display(), ckpt.meta.architecture);
     }
     tch::no_grad(|| {
         for (name, mut var) in named_params(vs) {
@@ -214,6 +214,40 @@ pub fn restore_weights(vs: &VarStore, ckpt: &checkpoint::Checkpoint, path: &Path
         }
         Ok(())
     })
+}
+
+/// The files of a run folder that a new run would replace or mix with its own.
+pub const LOSS_LOG: &str = "losses.csv";
+pub const SAMPLES_DIR: &str = "samples";
+
+/// Makes `dir` ready for a new run. A folder that already holds a run (a checkpoint, a
+/// loss log or samples) is refused unless `overwrite`, in which case those files are
+/// deleted first; anything else in the folder is left alone.
+pub fn claim_run_dir(dir: &Path, overwrite: bool) -> anyhow::Result<()> {
+    let ours = [dir.join(checkpoint::LATEST), dir.join(LOSS_LOG), dir.join(SAMPLES_DIR)];
+    let found: Vec<&PathBuf> = ours.iter().filter(|p| p.symlink_metadata().is_ok()).collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    if !overwrite {
+        let what: Vec<String> = found.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
+        let iteration = checkpoint::load(&dir.join(checkpoint::LATEST)).ok().map(|c| format!(" (its checkpoint is at iteration {})", c.meta.iteration)).unwrap_or_default();
+        bail!(
+            "{} already holds a training run{iteration}: {}.\n  \
+             to continue it:   nst-train --resume --checkpoint-dir {}\n  \
+             to start over:    add --overwrite (deletes that run's checkpoint, loss log and samples)\n  \
+             to keep both:     pass another --checkpoint-dir",
+            dir.display(),
+            what.join(", "),
+            dir.display()
+        );
+    }
+    for p in found {
+        let r = if p.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
+        r.with_context(|| format!("{}: cannot delete it to start over", p.display()))?;
+    }
+    tracing::info!("--overwrite: deleted the previous run in {}", dir.display());
+    Ok(())
 }
 
 /// Trains according to `settings`, optionally continuing from a checkpoint. `stop` is
@@ -261,7 +295,9 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
             if let Some(path) = &settings.init_from {
                 let file = checkpoint::in_run(path);
                 let ckpt = checkpoint::load(&file).context("--init-from")?;
-                if ckpt.meta.settings.model != settings.model {
+                // The output function has no weights: a tanh model can start a clamp one.
+                let shape = |c: TransformerConfig| TransformerConfig { output: settings.model.output, ..c };
+                if shape(ckpt.meta.settings.model) != settings.model {
                     bail!(
                         "{}: --init-from needs a checkpoint of the same network size; it has {:?}, this run {:?}",
                         file.display(),
@@ -275,15 +311,15 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
             (0, 0.0, None)
         }
     };
-    std::fs::create_dir_all(run_dir.join("samples")).with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
+    std::fs::create_dir_all(run_dir).with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
     let validation = validation_image(settings, &files)?;
     let loader = Loader::start(files, settings.batch_size, settings.image_size, settings.crop_scale, settings.seed, start);
-    let mut log = LossLog::open(&run_dir.join("losses.csv"), start)?;
+    let mut log = LossLog::open(&run_dir.join(LOSS_LOG), start)?;
 
     let save_checkpoint = |iteration: u64, adam: &Adam, losses: Option<StepLosses>, elapsed: f64| -> anyhow::Result<()> {
         let meta = CheckpointMeta {
             version: CHECKPOINT_VERSION,
-            architecture: ARCH_JOHNSON2016.into(),
+            architecture: settings.model.family.architecture().into(),
             iteration,
             adam_step: adam.step,
             settings: settings.clone(),
@@ -316,7 +352,7 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
         }
         let batch = loader.next_batch()?;
         let x = Tensor::from_slice(&batch).view([b, 3, s, s]).to_device(device);
-        let y = net.forward(&x);
+        let y = net.forward_train(&x);
         let (content, style, tv) = perceptual.losses(&x, &y);
         let total = &content + &style + &tv;
         total.backward();
@@ -377,7 +413,9 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
         }
         if settings.sample_every > 0 && (iteration % settings.sample_every == 0 || iteration == settings.iterations) {
             let sample = stylize(&net, &validation, device);
-            imageio::save_rgb(&run_dir.join("samples").join(format!("iter_{iteration:06}.png")), &sample)?;
+            let samples = run_dir.join(SAMPLES_DIR);
+            std::fs::create_dir_all(&samples).with_context(|| format!("{}: cannot create the samples folder", samples.display()))?;
+            imageio::save_rgb(&samples.join(format!("iter_{iteration:06}.png")), &sample)?;
         }
         if settings.checkpoint_every > 0 && iteration % settings.checkpoint_every == 0 && iteration < settings.iterations {
             save_checkpoint(iteration, &adam, Some(last), elapsed_before + clock.elapsed().as_secs_f64())?;

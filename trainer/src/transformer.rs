@@ -8,48 +8,197 @@
 //! (tanh(y) + 1)`, so pixels stay in 0-255. Any input size works: the input is
 //! reflection-padded to a multiple of 4 and the output cropped back.
 
+//! The image transformation networks, defined once: every module has its `forward`
+//! (tch) and its `export` (ONNX) side by side. Two families:
+//!
+//! - **`johnson2016`** (the "full" variant, for quality): Johnson, Alahi & Fei-Fei
+//!   (2016). 9x9 conv in, two stride-2 3x3 convs down, residual blocks, two
+//!   nearest-neighbour 2x upsamplings each followed by a 3x3 conv (no transposed
+//!   convolutions, so no checkerboard), 9x9 conv out; instance normalisation and ReLU
+//!   after every conv but the last; reflection padding everywhere.
+//! - **`nst_fast`** (the "fast" variant, for real time on a CPU): every conv runs at half
+//!   resolution or less. A stride-2 conv in, two more stride-2 convs down to 1/8,
+//!   residual blocks there, and three 3x3 convs each followed by depth-to-space
+//!   (sub-pixel) 2x upsampling back to full size. Zero padding inside the convs (no Pad
+//!   copies), no Resize; normalisation per [`Norm`].
+//!
+//! Output: `127.5 * (y + 1)`, clamped to 0-255 at inference ([`Output::Clamp`]; training
+//! sees the unclamped value so that the gradient never vanishes) or, for models made
+//! before format 2, `127.5 * (tanh(y) + 1)` ([`Output::Tanh`]), whose gradient vanishes
+//! once a region saturates and leaves flat white patches. Any input size works: the input
+//! is padded (reflection) to the family's size multiple and the output cropped back.
+
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
 
 use crate::onnx::{Attr, GraphBuilder};
 
+/// The network families; their names are the `nst.architecture` metadata values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// Johnson et al. 2016: the full network.
+    #[default]
+    #[serde(rename = "johnson2016")]
+    #[value(name = "full", alias = "johnson2016")]
+    Johnson2016,
+    /// Half resolution and below, depth-to-space upsampling: the fast network.
+    #[serde(rename = "nst_fast")]
+    #[value(name = "fast", alias = "nst_fast")]
+    Fast,
+}
+
+impl Family {
+    pub fn architecture(self) -> &'static str {
+        match self {
+            Family::Johnson2016 => nst_runtime::contract::ARCH_JOHNSON2016,
+            Family::Fast => nst_runtime::contract::ARCH_FAST,
+        }
+    }
+
+    /// Height and width must be multiples of this inside the network.
+    pub fn size_multiple(self) -> i64 {
+        match self {
+            Family::Johnson2016 => 4,
+            Family::Fast => 8,
+        }
+    }
+}
+
+/// How the last conv's values become pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// `127.5 * (tanh(y) + 1)`: the format-1 models (saturates, blows out highlights).
+    Tanh,
+    /// `clamp(127.5 * (y + 1), 0, 255)`, unclamped while training.
+    Clamp,
+}
+
+/// Normalisation after the convs (all but the last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    /// Instance normalisation after every conv.
+    #[default]
+    Instance,
+    /// Instance normalisation only at 1/4 resolution and below (where its tensors are
+    /// small); none on the half-resolution layers.
+    Deep,
+    /// No normalisation.
+    None,
+}
+
 /// Hyperparameters of the architecture (saved in checkpoints and ONNX metadata).
+/// Fields added after format 1 default to what format-1 models were.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransformerConfig {
+    #[serde(default)]
+    pub family: Family,
     /// Channels after the first conv; doubled by each downsampling (32 -> 64 -> 128).
     pub base_channels: i64,
     /// Number of residual blocks at the bottleneck.
     pub residual_blocks: usize,
+    #[serde(default = "legacy_output")]
+    pub output: Output,
+    #[serde(default)]
+    pub norm: Norm,
+}
+
+fn legacy_output() -> Output {
+    Output::Tanh
 }
 
 impl Default for TransformerConfig {
     fn default() -> Self {
-        Self { base_channels: 32, residual_blocks: 5 }
+        Self::full()
     }
 }
 
-/// Height and width must be multiples of this inside the network (two stride-2 convs).
-pub const SIZE_MULTIPLE: i64 = 4;
+impl TransformerConfig {
+    /// The full network (Johnson et al. with the clamped linear output).
+    pub fn full() -> Self {
+        Self { family: Family::Johnson2016, base_channels: 32, residual_blocks: 5, output: Output::Clamp, norm: Norm::Instance }
+    }
+
+    /// The fast network's defaults (chosen by `benches/fast_variants.sh`).
+    pub fn fast() -> Self {
+        Self { family: Family::Fast, base_channels: 16, residual_blocks: 3, output: Output::Clamp, norm: Norm::Deep }
+    }
+
+    /// The defaults of a family.
+    pub fn of(family: Family) -> Self {
+        match family {
+            Family::Johnson2016 => Self::full(),
+            Family::Fast => Self::fast(),
+        }
+    }
+}
+
 /// Smallest input side: reflection padding by 4 (9x9 conv) needs more than 4 pixels, and
-/// the bottleneck (side / 4) at least 2.
-pub const MIN_SIDE: u32 = 8;
+/// the bottleneck (side / 4) at least 2; the fast network's bottleneck is side / 8.
+pub fn min_side(family: Family) -> u32 {
+    match family {
+        Family::Johnson2016 => 8,
+        Family::Fast => 16,
+    }
+}
 const IN_EPS: f64 = 1e-5;
 
-/// Reflection padding + convolution.
+/// How a conv pads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pad {
+    /// An explicit reflection Pad before the conv (the full network).
+    Reflect,
+    /// Zeros, inside the Conv itself (no extra tensor copy; the fast network).
+    Zero,
+}
+
+/// Optional nearest-neighbour upsampling, padding + convolution, optional depth-to-space.
 #[derive(Debug)]
 struct ConvLayer {
     conv: nn::Conv2D,
     kernel: i64,
     stride: i64,
+    pad: Pad,
     /// Nearest-neighbour upsampling factor applied before the conv (1 = none).
     upsample: i64,
+    /// Depth-to-space (pixel shuffle) factor applied after the conv (1 = none).
+    shuffle: i64,
 }
 
 impl ConvLayer {
-    fn new(vs: nn::Path, cin: i64, cout: i64, kernel: i64, stride: i64, upsample: i64) -> Self {
-        let cfg = nn::ConvConfig { stride, padding: 0, ..Default::default() };
-        Self { conv: nn::conv2d(vs / "conv", cin, cout, kernel, cfg), kernel, stride, upsample }
+    fn new(vs: nn::Path, cin: i64, cout: i64, kernel: i64, stride: i64, pad: Pad) -> Self {
+        let padding = if pad == Pad::Zero { kernel / 2 } else { 0 };
+        let cfg = nn::ConvConfig { stride, padding, ..Default::default() };
+        Self { conv: nn::conv2d(vs / "conv", cin, cout, kernel, cfg), kernel, stride, pad, upsample: 1, shuffle: 1 }
+    }
+
+    fn upsampled(mut self, factor: i64) -> Self {
+        self.upsample = factor;
+        self
+    }
+
+    /// Depth-to-space after the conv, with the conv initialised "ICNR" (Aitken et al.
+    /// 2017): the factor² sub-pixel filters of each output channel start equal, so the
+    /// layer starts as a nearest-neighbour upsampling and not as a checkerboard.
+    fn shuffled(mut self, factor: i64) -> Self {
+        self.shuffle = factor;
+        let ws = self.conv.ws.size();
+        let (cout, rest) = (ws[0], &ws[1..]);
+        let r2 = factor * factor;
+        tch::no_grad(|| {
+            let base = self.conv.ws.view([cout / r2, r2, rest[0], rest[1], rest[2]]).narrow(1, 0, 1);
+            let icnr = base.expand([cout / r2, r2, rest[0], rest[1], rest[2]], false).contiguous().view([cout, rest[0], rest[1], rest[2]]);
+            self.conv.ws.copy_(&icnr);
+            if let Some(b) = self.conv.bs.as_mut() {
+                let base = b.view([cout / r2, r2]).narrow(1, 0, 1);
+                let same = base.expand([cout / r2, r2], false).contiguous().view([cout]);
+                b.copy_(&same);
+            }
+        });
+        self
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -60,8 +209,15 @@ impl ConvLayer {
         } else {
             x.shallow_clone()
         };
-        let p = self.kernel / 2;
-        x.reflection_pad2d([p, p, p, p]).apply(&self.conv)
+        let x = match self.pad {
+            Pad::Reflect => {
+                let p = self.kernel / 2;
+                x.reflection_pad2d([p, p, p, p])
+            }
+            Pad::Zero => x,
+        };
+        let y = x.apply(&self.conv);
+        if self.shuffle > 1 { y.pixel_shuffle(self.shuffle) } else { y }
     }
 
     fn export(&self, g: &mut GraphBuilder, x: &str, name: &str) -> String {
@@ -80,19 +236,31 @@ impl ConvLayer {
             );
         }
         let p = self.kernel / 2;
-        let pads = g.const_i64(&format!("{name}_pads"), &[0, 0, p, p, 0, 0, p, p]);
-        let padded = g.node("Pad", &[&x, &pads], vec![("mode", Attr::Str("reflect"))]);
+        let conv_pads = match self.pad {
+            Pad::Reflect => {
+                let pads = g.const_i64(&format!("{name}_pads"), &[0, 0, p, p, 0, 0, p, p]);
+                x = g.node("Pad", &[&x, &pads], vec![("mode", Attr::Str("reflect"))]);
+                vec![0, 0, 0, 0]
+            }
+            Pad::Zero => vec![p, p, p, p],
+        };
         let w = g.weight(&format!("{name}.conv.weight"), &self.conv.ws);
         let b = g.weight(&format!("{name}.conv.bias"), self.conv.bs.as_ref().expect("convs have a bias"));
-        g.node(
+        let y = g.node(
             "Conv",
-            &[&padded, &w, &b],
+            &[&x, &w, &b],
             vec![
                 ("kernel_shape", Attr::Ints(vec![self.kernel, self.kernel])),
                 ("strides", Attr::Ints(vec![self.stride, self.stride])),
-                ("pads", Attr::Ints(vec![0, 0, 0, 0])),
+                ("pads", Attr::Ints(conv_pads)),
             ],
-        )
+        );
+        if self.shuffle > 1 {
+            // CRD is PyTorch's pixel_shuffle channel order.
+            g.node("DepthToSpace", &[&y], vec![("blocksize", Attr::Int(self.shuffle)), ("mode", Attr::Str("CRD"))])
+        } else {
+            y
+        }
     }
 }
 
@@ -119,37 +287,37 @@ impl InstanceNorm {
     }
 }
 
-/// Conv -> instance norm -> optional ReLU.
+/// Conv -> optional instance norm -> optional ReLU.
 #[derive(Debug)]
 struct ConvNormAct {
     conv: ConvLayer,
-    norm: InstanceNorm,
+    norm: Option<InstanceNorm>,
     relu: bool,
 }
 
 impl ConvNormAct {
-    fn new(vs: &nn::Path, name: &str, cin: i64, cout: i64, kernel: i64, stride: i64, upsample: i64, relu: bool) -> Self {
+    fn new(vs: &nn::Path, name: &str, conv: impl FnOnce(nn::Path) -> ConvLayer, cout: i64, norm: bool, relu: bool) -> Self {
         let vs = vs / name;
-        Self { conv: ConvLayer::new(&vs / "c", cin, cout, kernel, stride, upsample), norm: InstanceNorm::new(&vs / "norm", cout), relu }
+        let norm = norm.then(|| InstanceNorm::new(&vs / "norm", cout));
+        Self { conv: conv(&vs / "c"), norm, relu }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let y = self.norm.forward(&self.conv.forward(x));
-        if self.relu {
-            y.relu()
-        } else {
-            y
-        }
+        let y = self.conv.forward(x);
+        let y = match &self.norm {
+            Some(n) => n.forward(&y),
+            None => y,
+        };
+        if self.relu { y.relu() } else { y }
     }
 
     fn export(&self, g: &mut GraphBuilder, x: &str, name: &str) -> String {
         let y = self.conv.export(g, x, &format!("{name}.c"));
-        let y = self.norm.export(g, &y, &format!("{name}.norm"));
-        if self.relu {
-            g.node("Relu", &[&y], vec![])
-        } else {
-            y
-        }
+        let y = match &self.norm {
+            Some(n) => n.export(g, &y, &format!("{name}.norm")),
+            None => y,
+        };
+        if self.relu { g.node("Relu", &[&y], vec![]) } else { y }
     }
 }
 
@@ -161,12 +329,10 @@ struct ResidualBlock {
 }
 
 impl ResidualBlock {
-    fn new(vs: &nn::Path, name: &str, channels: i64) -> Self {
+    fn new(vs: &nn::Path, name: &str, channels: i64, pad: Pad, norm: bool) -> Self {
         let vs = vs / name;
-        Self {
-            a: ConvNormAct::new(&vs, "a", channels, channels, 3, 1, 1, true),
-            b: ConvNormAct::new(&vs, "b", channels, channels, 3, 1, 1, false),
-        }
+        let conv = |p: nn::Path| ConvLayer::new(p, channels, channels, 3, 1, pad);
+        Self { a: ConvNormAct::new(&vs, "a", conv, channels, norm, true), b: ConvNormAct::new(&vs, "b", conv, channels, norm, false) }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -187,36 +353,100 @@ pub struct TransformerNet {
     down: Vec<ConvNormAct>,
     residual: Vec<ResidualBlock>,
     up: Vec<ConvNormAct>,
-    out: ConvLayer,
+    /// The output convs (no norm, no ReLU), in order.
+    out: Vec<(ConvLayer, &'static str)>,
 }
 
 impl TransformerNet {
     pub fn new(vs: &nn::Path, config: TransformerConfig) -> Self {
         let c = config.base_channels;
-        let down = vec![
-            ConvNormAct::new(vs, "down1", 3, c, 9, 1, 1, true),
-            ConvNormAct::new(vs, "down2", c, 2 * c, 3, 2, 1, true),
-            ConvNormAct::new(vs, "down3", 2 * c, 4 * c, 3, 2, 1, true),
-        ];
-        let residual = (0..config.residual_blocks).map(|i| ResidualBlock::new(vs, &format!("res{}", i + 1), 4 * c)).collect();
-        let up = vec![ConvNormAct::new(vs, "up1", 4 * c, 2 * c, 3, 1, 2, true), ConvNormAct::new(vs, "up2", 2 * c, c, 3, 1, 2, true)];
-        let out = ConvLayer::new(vs / "out", c, 3, 9, 1, 1);
-        Self { config, down, residual, up, out }
+        let r = config.residual_blocks;
+        match config.family {
+            Family::Johnson2016 => {
+                // Format-1 behaviour: instance norm everywhere (the `norm` field is
+                // the fast family's).
+                let p = Pad::Reflect;
+                let conv = |cin, cout, k, s| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, k, s, p);
+                let up = |cin, cout| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, 3, 1, p).upsampled(2);
+                let down = vec![
+                    ConvNormAct::new(vs, "down1", conv(3, c, 9, 1), c, true, true),
+                    ConvNormAct::new(vs, "down2", conv(c, 2 * c, 3, 2), 2 * c, true, true),
+                    ConvNormAct::new(vs, "down3", conv(2 * c, 4 * c, 3, 2), 4 * c, true, true),
+                ];
+                let residual = (0..r).map(|i| ResidualBlock::new(vs, &format!("res{}", i + 1), 4 * c, p, true)).collect();
+                let up = vec![ConvNormAct::new(vs, "up1", up(4 * c, 2 * c), 2 * c, true, true), ConvNormAct::new(vs, "up2", up(2 * c, c), c, true, true)];
+                let out = vec![(ConvLayer::new(vs / "out", c, 3, 9, 1, p), "out")];
+                Self { config, down, residual, up, out }
+            }
+            Family::Fast => {
+                let p = Pad::Zero;
+                // Which layers normalise: `shallow` ones run at half resolution.
+                let (deep, shallow) = match config.norm {
+                    Norm::Instance => (true, true),
+                    Norm::Deep => (true, false),
+                    Norm::None => (false, false),
+                };
+                let conv = |cin, cout, k, s| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, k, s, p);
+                let up = |cin, cout| move |vs: nn::Path| ConvLayer::new(vs, cin, cout * 4, 3, 1, p).shuffled(2);
+                let down = vec![
+                    ConvNormAct::new(vs, "down1", conv(3, c, 5, 2), c, shallow, true),
+                    ConvNormAct::new(vs, "down2", conv(c, 2 * c, 3, 2), 2 * c, deep, true),
+                    ConvNormAct::new(vs, "down3", conv(2 * c, 4 * c, 3, 2), 4 * c, deep, true),
+                ];
+                let residual = (0..r).map(|i| ResidualBlock::new(vs, &format!("res{}", i + 1), 4 * c, p, deep)).collect();
+                // 1/8 -> 1/4 -> 1/2 by depth-to-space, each followed by a conv that mixes
+                // neighbouring 2x2 blocks; then to full resolution by a nearest-neighbour
+                // resize and one 3x3 conv to RGB (a depth-to-space as the last layer
+                // paints every 2x2 block alike: a visible grid, measured).
+                let up = vec![ConvNormAct::new(vs, "up1", up(4 * c, 2 * c), 2 * c, deep, true), ConvNormAct::new(vs, "up2", up(2 * c, c), c, shallow, true)];
+                let out = vec![(ConvLayer::new(vs / "out", c, 3, 3, 1, p).upsampled(2), "out")];
+                Self { config, down, residual, up, out }
+            }
+        }
     }
 
     pub fn config(&self) -> TransformerConfig {
         self.config
     }
 
+    /// The network before the output function, padded and cropped to the input's size.
+    fn body(&self, x: &Tensor) -> Tensor {
+        let m = self.config.family.size_multiple();
+        let (h, w) = (x.size()[2], x.size()[3]);
+        let (ph, pw) = ((m - h % m) % m, (m - w % m) % m);
+        let mut y = if ph > 0 || pw > 0 { x.reflection_pad2d([0, pw, 0, ph]) } else { x.shallow_clone() };
+        for layer in &self.down {
+            y = layer.forward(&y);
+        }
+        for block in &self.residual {
+            y = block.forward(&y);
+        }
+        for layer in &self.up {
+            y = layer.forward(&y);
+        }
+        let y = self.out.iter().fold(y, |y, (layer, _)| layer.forward(&y));
+        if ph > 0 || pw > 0 { y.narrow(2, 0, h).narrow(3, 0, w) } else { y }
+    }
+
+    /// The output the losses see while training: with [`Output::Clamp`] not clamped,
+    /// so that a region pushed past white still gets a gradient back.
+    pub fn forward_train(&self, x: &Tensor) -> Tensor {
+        let y = self.body(x);
+        match self.config.output {
+            Output::Tanh => (y.tanh() + 1.0) * 127.5,
+            Output::Clamp => (y + 1.0) * 127.5,
+        }
+    }
+
     /// Exports the network as an ONNX model with the given metadata.
     pub fn to_onnx(&self, metadata: Vec<(String, String)>) -> Vec<u8> {
         use nst_runtime::contract::{INPUT_NAME, OUTPUT_NAME};
         let mut g = GraphBuilder::new();
-        // Reflection-pad H and W up to a multiple of 4: pads = [0,0,0,0, 0,0,(4-h%4)%4,(4-w%4)%4].
+        // Reflection-pad H and W up to the size multiple m: pads = [0,0,0,0, 0,0,(m-h%m)%m,(m-w%m)%m].
         let shape = g.node("Shape", &[INPUT_NAME], vec![]);
         let (start, end) = (g.const_i64("hw_start", &[2]), g.const_i64("hw_end", &[4]));
         let hw = g.node("Slice", &[&shape, &start, &end], vec![]);
-        let m = g.const_i64("multiple", &[SIZE_MULTIPLE]);
+        let m = g.const_i64("multiple", &[self.config.family.size_multiple()]);
         let rem = g.node("Mod", &[&hw, &m], vec![]);
         let short = g.node("Sub", &[&m, &rem], vec![]);
         let extra = g.node("Mod", &[&short, &m], vec![]);
@@ -232,36 +462,44 @@ impl TransformerNet {
         for (i, layer) in self.up.iter().enumerate() {
             x = layer.export(&mut g, &x, &format!("up{}", i + 1));
         }
-        x = self.out.export(&mut g, &x, "out.c");
-        // Crop back to the input size, then 127.5 * (tanh + 1).
+        for (layer, name) in &self.out {
+            x = layer.export(&mut g, &x, &format!("{name}.c"));
+        }
+        // Crop back to the input size, then the output function.
         let axes = g.const_i64("crop_axes", &[2, 3]);
         let starts = g.const_i64("crop_starts", &[0, 0]);
         x = g.node("Slice", &[&x, &starts, &hw, &axes], vec![]);
-        let t = g.node("Tanh", &[&x], vec![]);
-        let one = g.const_f32("one", 1.0);
         let half = g.const_f32("half_range", 127.5);
-        let t = g.node("Add", &[&t, &one], vec![]);
-        g.node_into("Mul", &[&t, &half], vec![], OUTPUT_NAME);
-        g.finish(INPUT_NAME, OUTPUT_NAME, metadata, "nst style transfer network (Johnson et al. 2016), RGB 0-255 in and out")
+        match self.config.output {
+            Output::Tanh => {
+                let one = g.const_f32("one", 1.0);
+                let t = g.node("Tanh", &[&x], vec![]);
+                let t = g.node("Add", &[&t, &one], vec![]);
+                g.node_into("Mul", &[&t, &half], vec![], OUTPUT_NAME);
+            }
+            Output::Clamp => {
+                // 127.5 * (y + 1) = 127.5 * y + 127.5, then clamp.
+                let t = g.node("Mul", &[&x, &half], vec![]);
+                let t = g.node("Add", &[&t, &half], vec![]);
+                let (lo, hi) = (g.const_f32("clip_min", 0.0), g.const_f32("clip_max", 255.0));
+                g.node_into("Clip", &[&t, &lo, &hi], vec![], OUTPUT_NAME);
+            }
+        }
+        let doc = match self.config.family {
+            Family::Johnson2016 => "nst style transfer network (Johnson et al. 2016), RGB 0-255 in and out",
+            Family::Fast => "nst fast style transfer network (half resolution and below, depth-to-space), RGB 0-255 in and out",
+        };
+        g.finish(INPUT_NAME, OUTPUT_NAME, metadata, doc)
     }
 }
 
 impl Module for TransformerNet {
+    /// The inference output, exactly what the ONNX export computes.
     fn forward(&self, x: &Tensor) -> Tensor {
-        let (h, w) = (x.size()[2], x.size()[3]);
-        let (ph, pw) = ((SIZE_MULTIPLE - h % SIZE_MULTIPLE) % SIZE_MULTIPLE, (SIZE_MULTIPLE - w % SIZE_MULTIPLE) % SIZE_MULTIPLE);
-        let mut y = if ph > 0 || pw > 0 { x.reflection_pad2d([0, pw, 0, ph]) } else { x.shallow_clone() };
-        for layer in &self.down {
-            y = layer.forward(&y);
+        let y = self.forward_train(x);
+        match self.config.output {
+            Output::Tanh => y,
+            Output::Clamp => y.clamp(0.0, 255.0),
         }
-        for block in &self.residual {
-            y = block.forward(&y);
-        }
-        for layer in &self.up {
-            y = layer.forward(&y);
-        }
-        let y = self.out.forward(&y);
-        let y = if ph > 0 || pw > 0 { y.narrow(2, 0, h).narrow(3, 0, w) } else { y };
-        (y.tanh() + 1.0) * 127.5
     }
 }

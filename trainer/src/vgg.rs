@@ -35,6 +35,17 @@ pub struct Vgg19 {
     kind: Kind,
 }
 
+impl Clone for Vgg19 {
+    /// Shares the weights (no copy).
+    fn clone(&self) -> Self {
+        Self {
+            convs: self.convs.iter().map(|(w, b)| (w.shallow_clone(), b.shallow_clone())).collect(),
+            mean: self.mean.shallow_clone(),
+            kind: self.kind,
+        }
+    }
+}
+
 impl Vgg19 {
     /// Loads the converted weights. `kind` is the compute precision (Float or BFloat16).
     pub fn load(path: &Path, device: Device, kind: Kind) -> anyhow::Result<Self> {

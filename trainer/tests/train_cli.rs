@@ -253,3 +253,60 @@ fn checkpoint_of_another_architecture_is_refused() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not a checkpoint"), "{}", stderr(&out));
 }
+
+#[test]
+fn rerunning_into_a_run_folder_is_refused_unless_resume_or_overwrite() {
+    let f = Fixture::new();
+    let first = f.train(&["--iterations", "4", "--sample-every", "2"]).output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let ckpt = f.path("run/checkpoint.safetensors");
+    let before = std::fs::read(&ckpt).unwrap();
+    let log_before = std::fs::read_to_string(f.path("run/losses.csv")).unwrap();
+
+    // The same command again: refused, nothing touched, and the message says what to do.
+    let again = f.train(&["--iterations", "4", "--sample-every", "2"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    let err = stderr(&again);
+    assert!(err.contains("already holds a training run") && err.contains("--resume") && err.contains("--overwrite"), "{err}");
+    assert!(err.contains("iteration 4"), "{err}");
+    assert_eq!(std::fs::read(&ckpt).unwrap(), before, "the checkpoint must be untouched");
+    assert_eq!(std::fs::read_to_string(f.path("run/losses.csv")).unwrap(), log_before);
+
+    // --overwrite starts over: the old samples and log are gone, the new run is alone.
+    std::fs::write(f.path("run/notes.txt"), "mine").unwrap();
+    let over = f.train(&["--iterations", "3", "--sample-every", "3", "--overwrite"]).output().unwrap();
+    assert!(over.status.success(), "{}", stderr(&over));
+    assert_eq!(losses(&f.path("run/losses.csv")).len(), 3);
+    let samples: Vec<String> = std::fs::read_dir(f.path("run/samples")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(samples, vec!["iter_000003.png".to_string()], "old samples must not mix with the new run");
+    assert_eq!(std::fs::read_to_string(f.path("run/notes.txt")).unwrap(), "mine", "other files are left alone");
+
+    // --resume and --overwrite together make no sense.
+    let both = f.train(&["--iterations", "3", "--overwrite", "--resume"]).output().unwrap();
+    assert!(!both.status.success());
+}
+
+#[test]
+fn model_outputs_must_be_onnx_and_failed_runs_leave_no_samples_folder() {
+    let f = Fixture::new();
+    for args in [vec!["-o", "model.png"], vec!["-o", "model"]] {
+        let out = f.train(&[&["--iterations", "2"][..], &args[..]].concat()).current_dir(f.path("")).output().unwrap();
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(".onnx"), "{}", stderr(&out));
+    }
+    assert!(!f.path("model.png").exists() && !f.path("run").exists(), "a refused run writes nothing");
+    for sub in [["init", "-o"], ["export", "-o"]] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(sub).arg(f.path("x.xyz"));
+        if sub[0] == "export" {
+            cmd.args(["--checkpoint", f.path("run").to_str().unwrap()]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success() && stderr(&out).contains(".onnx"), "{sub:?}: {}", stderr(&out));
+        assert!(!f.path("x.xyz").exists());
+    }
+    // A run that fails after the run folder is made (bad style layer) leaves no samples/.
+    let out = f.train(&["--iterations", "2", "--style-layers", "relu9_9"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(!f.path("run/samples").exists());
+}

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use nst_runtime::batch::{self, StylizeOptions};
 use nst_runtime::bundled;
+use nst_runtime::contract::Variant;
 use nst_runtime::imageio;
 use nst_runtime::ep::Provider;
 use nst_runtime::live;
@@ -19,9 +20,8 @@ use nst_runtime::video::{self, VideoOptions};
 #[derive(Parser)]
 #[command(name = "nst", version, about)]
 struct Cli {
-    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    log: nst_runtime::logging::LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,24 +70,50 @@ struct SheetArgs {
     /// Pictures per row [default: a compact grid, at most 4].
     #[arg(long)]
     columns: Option<usize>,
+    /// Variant of the bundled styles: full or fast.
+    #[arg(long, value_enum, default_value = "full")]
+    variant: VariantArg,
     /// Execution provider.
     #[arg(long, value_enum, default_value_t = Provider::Auto)]
     ep: Provider,
-    /// Inference threads (default: one per physical core).
-    #[arg(long)]
+    /// Inference threads [default: one per physical core].
+    #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
+}
+
+/// A style's variant on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum VariantArg {
+    /// The full network: best quality.
+    Full,
+    /// The fast network: real time on a CPU.
+    Fast,
+}
+
+impl From<VariantArg> for Variant {
+    fn from(v: VariantArg) -> Self {
+        match v {
+            VariantArg::Full => Variant::Full,
+            VariantArg::Fast => Variant::Fast,
+        }
+    }
 }
 
 #[derive(Args)]
 struct ModelArgs {
-    /// Model: a path to an .onnx file or the name of a bundled style (see `nst styles`).
+    /// Model: a bundled style (see `nst styles`; case and a trailing .onnx do not matter)
+    /// or a path to an .onnx file [default: vg_starry_night].
     #[arg(short, long)]
     model: Option<String>,
+    /// Variant of a bundled style: full (best quality) or fast (real time on a CPU)
+    /// [default: fast for `nst live`, full otherwise].
+    #[arg(long, value_enum)]
+    variant: Option<VariantArg>,
     /// Execution provider. An explicitly requested one that cannot start is an error.
     #[arg(long, value_enum, default_value_t = Provider::Auto)]
     ep: Provider,
-    /// Inference threads (default: one per physical core).
-    #[arg(long)]
+    /// Inference threads [default: one per physical core].
+    #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
 }
 
@@ -105,7 +131,7 @@ struct StylizeArgs {
     #[arg(long, value_name = "N")]
     max_size: Option<u32>,
     /// Blend with the original: 1 = fully stylized, 0 = unchanged.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     strength: f32,
     /// Keep the photo's colours: stylized luminance, original chroma.
     #[arg(long)]
@@ -126,7 +152,7 @@ struct VideoArgs {
     #[arg(long, value_name = "N")]
     max_size: Option<u32>,
     /// Blend with the original: 1 = fully stylized, 0 = unchanged.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     strength: f32,
     /// Keep the video's colours: stylized luminance, original chroma.
     #[arg(long)]
@@ -153,7 +179,7 @@ struct VideoArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    nst_runtime::logging::init(cli.log, "info,ort=warn");
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -161,17 +187,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(verbose: u8) {
-    // ONNX Runtime's own log is verbose; it shows with -vv.
-    let default = match verbose {
-        0 => "info,ort=warn",
-        1 => "debug,ort=warn",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).without_time().init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -185,8 +200,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load_model(args: &ModelArgs) -> anyhow::Result<StyleModel> {
-    let path = bundled::resolve(args.model.as_deref())?;
+/// Loads `--model` in `--variant`, or in `default` when none is given (then a style
+/// without that variant falls back to its other one, with a warning).
+fn load_model(args: &ModelArgs, default: Variant) -> anyhow::Result<StyleModel> {
+    let variant = args.variant.map(Variant::from).unwrap_or(default);
+    let resolved = bundled::resolve(args.model.as_deref(), variant, args.variant.is_none())?;
+    let path = resolved.path().to_path_buf();
     let config = SessionConfig { provider: args.ep, threads: args.threads };
     let model = StyleModel::load(&path, &config)?;
     let info = model.info();
@@ -196,7 +215,7 @@ fn load_model(args: &ModelArgs) -> anyhow::Result<StyleModel> {
             path.display()
         );
     }
-    tracing::info!("model: {} ({}, on {})", info.style_name, path.display(), model.provider());
+    tracing::info!("model: {} ({} variant, {}, on {})", info.style_name, info.variant, path.display(), model.provider());
     Ok(model)
 }
 
@@ -211,7 +230,7 @@ fn stylize(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let total = jobs.len() + failed.len();
     let mut done = 0usize;
     if !jobs.is_empty() {
-        let mut model = load_model(&args.model)?;
+        let mut model = load_model(&args.model, Variant::Full)?;
         let bar = if jobs.len() > 1 { ProgressBar::new(jobs.len() as u64) } else { ProgressBar::hidden() };
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} images  {per_sec}  eta {eta}  {msg}")
@@ -290,7 +309,7 @@ fn video_command(args: VideoArgs) -> anyhow::Result<ExitCode> {
         }
         let model = match &mut model {
             Some(m) => m,
-            None => model.insert(load_model(&args.model)?),
+            None => model.insert(load_model(&args.model, Variant::Full)?),
         };
         let expected = video::expected_frames(&info, &options).map(|(n, _)| n);
         let bar = expected.map_or_else(ProgressBar::no_length, ProgressBar::new);
@@ -355,12 +374,16 @@ fn styles(json: bool) -> anyhow::Result<ExitCode> {
     let infos: Vec<_> = styles.iter().map(|s| StyleModel::read_info(&s.path)).collect();
     let broken = infos.iter().filter(|i| i.is_err()).count();
     if json {
+        // One row per model file; a style's variants share its name.
         let rows: Vec<serde_json::Value> = styles
             .iter()
             .zip(&infos)
             .map(|(s, info)| {
                 let mut row = serde_json::json!({
                     "name": s.name,
+                    "variant": s.variant.name(),
+                    "speed": s.variant.speed_class(),
+                    "select": format!("--model {} --variant {}", s.name, s.variant),
                     "path": s.path,
                     "bytes": s.bytes,
                     "default": s.name == bundled::DEFAULT_STYLE,
@@ -370,6 +393,10 @@ fn styles(json: bool) -> anyhow::Result<ExitCode> {
                         row["painting"] = serde_json::json!(i.painting);
                         row["style_image"] = serde_json::json!(i.style_image);
                         row["trained"] = serde_json::json!(i.trained);
+                        row["architecture"] = serde_json::json!(i.architecture);
+                        if i.variant != s.variant {
+                            row["warning"] = serde_json::json!(format!("the file name says {} but the model is {}", s.variant, i.variant));
+                        }
                     }
                     Err(e) => row["error"] = serde_json::json!(e.to_string()),
                 }
@@ -381,7 +408,7 @@ fn styles(json: bool) -> anyhow::Result<ExitCode> {
         println!("no bundled styles found (looked in {})", bundled::searched());
     } else {
         let width = styles.iter().map(|s| s.name.len()).max().unwrap_or(0).max(4);
-        println!("{:<width$}  {:>7}  painting", "name", "size");
+        println!("{:<width$}  {:<19}  {:>7}  painting", "name", "variant", "size");
         for (s, info) in styles.iter().zip(&infos) {
             let default = if s.name == bundled::DEFAULT_STYLE { "  (default)" } else { "" };
             let about = match info {
@@ -389,10 +416,13 @@ fn styles(json: bool) -> anyhow::Result<ExitCode> {
                 Ok(i) => i.painting.clone().or_else(|| i.style_image.clone()).unwrap_or_else(|| i.style_name.clone()),
                 Err(e) => format!("unreadable: {e}"),
             };
-            println!("{:<width$}  {:>4.1} MB  {about}{default}", s.name, s.bytes as f64 / 1e6);
+            let variant = format!("{} ({})", s.variant, s.variant.speed_class());
+            println!("{:<width$}  {variant:<19}  {:>4.1} MB  {about}{default}", s.name, s.bytes as f64 / 1e6);
         }
+        let names = bundled::style_names(&styles);
         if let Some(dir) = bundled::weights_dir() {
-            println!("({} styles in {})", styles.len(), dir.display());
+            let n = names.len();
+            println!("({n} {} in {}; pick one with --model NAME, and --variant full|fast)", if n == 1 { "style" } else { "styles" }, dir.display());
         }
     }
     Ok(if broken > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
@@ -415,16 +445,31 @@ fn sheet(args: SheetArgs) -> anyhow::Result<ExitCode> {
     // Every bundled style unless a list is given (untrained networks are left out below);
     // listed names must resolve.
     let all_bundled = args.styles.is_empty();
+    let variant = Variant::from(args.variant);
+    let mut failed = Vec::new();
+    if let Some(i) = args.styles.iter().position(|s| s.trim().is_empty()) {
+        anyhow::bail!("--styles has an empty entry (position {}): list names separated by single commas, e.g. udnie,wave_crop", i + 1);
+    }
     let specs: Vec<(String, std::path::PathBuf)> = if all_bundled {
-        bundled::list().into_iter().map(|s| (s.name, s.path)).collect()
+        bundled::list_variant(variant).into_iter().map(|s| (s.name, s.path)).collect()
     } else {
-        args.styles.iter().map(|s| Ok((s.clone(), bundled::resolve(Some(s))?))).collect::<anyhow::Result<_>>()?
+        let mut specs = Vec::new();
+        for s in &args.styles {
+            // A name that matches nothing is reported and left out, like a missing file.
+            match bundled::resolve(Some(s), variant, false) {
+                Ok(r) => specs.push((s.clone(), r.path().to_path_buf())),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    failed.push(s.clone());
+                }
+            }
+        }
+        specs
     };
-    if specs.is_empty() {
-        anyhow::bail!("no styles found (looked in {}); pass --styles", bundled::searched());
+    if specs.is_empty() && failed.is_empty() {
+        anyhow::bail!("no {variant} styles found (looked in {}); pass --styles", bundled::searched());
     }
     let mut tiles = vec![sheet::Tile { image: photo.clone(), title: "original".into(), subtitle: args.photo.file_name().map(|n| n.to_string_lossy().into_owned()) }];
-    let mut failed = Vec::new();
     let bar = ProgressBar::new(specs.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} styles  eta {eta}  {msg}").context("progress bar template")?);
     let config = SessionConfig { provider: args.ep, threads: args.threads };
@@ -515,6 +560,15 @@ struct LiveArgs {
     raw_inference: bool,
 }
 
+/// `--threads N`: at least 1.
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (leave --threads out for one per physical core)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number of threads")),
+    }
+}
+
 fn parse_source(s: &str) -> Result<live::SourceSpec, String> {
     s.parse()
 }
@@ -522,13 +576,21 @@ fn parse_source(s: &str) -> Result<live::SourceSpec, String> {
 /// The models of `nst live`: --model first, then (unless `one`) every other bundled
 /// style, loaded up front so that switching styles is instant.
 fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<Vec<Box<dyn live::Stylizer>>> {
-    let first = load_model(args)?;
+    let first = load_model(args, Variant::Fast)?;
+    let first_name = first.info().style_name.clone();
     let first_path = std::fs::canonicalize(first.path()).unwrap_or_else(|_| first.path().to_path_buf());
     let mut models: Vec<Box<dyn live::Stylizer>> = vec![Box::new(first)];
     if !one {
         let config = SessionConfig { provider: args.ep, threads: args.threads };
-        for style in bundled::list() {
-            if std::fs::canonicalize(&style.path).unwrap_or_else(|_| style.path.clone()) == first_path {
+        // Every other style in the variant asked for (fast by default), or its other
+        // variant where it has only that one.
+        let variant = args.variant.map(Variant::from).unwrap_or(Variant::Fast);
+        let all = bundled::list();
+        for name in bundled::style_names(&all) {
+            let Some(style) = all.iter().find(|s| s.name == name && s.variant == variant).or_else(|| all.iter().find(|s| s.name == name)) else {
+                continue;
+            };
+            if name == first_name || std::fs::canonicalize(&style.path).unwrap_or_else(|_| style.path.clone()) == first_path {
                 continue;
             }
             match StyleModel::load(&style.path, &config) {
@@ -590,7 +652,7 @@ fn live_command(args: LiveArgs) -> anyhow::Result<ExitCode> {
 
 /// `nst live --raw-inference`: the network alone on frames of the source.
 fn raw_inference(args: &LiveArgs) -> anyhow::Result<ExitCode> {
-    let mut model = load_model(&args.model)?;
+    let mut model = load_model(&args.model, Variant::Fast)?;
     let mut source = live::open_source(&args.source, args.resolution, Some(args.test_fps))?;
     let frames = args.frames.unwrap_or(30) as usize;
     let raw = live::raw_inference(source.as_mut(), &mut model, frames)?;

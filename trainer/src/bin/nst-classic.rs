@@ -24,6 +24,8 @@ use nst_trainer::device::DeviceArgs;
                   Example: nst-classic --content photo.jpg --style monet.jpg -o out.png"
 )]
 struct Cli {
+    #[command(flatten)]
+    log: nst_runtime::logging::LogArgs,
     /// The photo whose content is kept.
     #[arg(long, short = 'c')]
     content: PathBuf,
@@ -103,9 +105,9 @@ enum OptimizerArg {
 
 fn main() -> ExitCode {
     nst_trainer::classic::reexec_with_short_openmp_spin();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).without_time().init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    nst_runtime::logging::init(cli.log, "info");
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -21,18 +21,27 @@ use nst_trainer::eval::{self, Evaluator, Scores};
     after_help = "style_ratio = style loss of the image / style loss of the photo itself \
                   (1 = no style transferred, lower = closer to the painting).\n\
                   content_ratio = content loss of the image / content loss of the painting resized to the photo \
-                  (0 = the photo's structure kept exactly)."
+                  (0 = the photo's structure kept exactly).\n\
+                  blown_out = share of pixels the image made near-white (smallest channel >= 248) where the photo \
+                  was not (smallest channel < 235)."
 )]
 struct Cli {
+    #[command(flatten)]
+    log: nst_runtime::logging::LogArgs,
     /// The photo the images were made from.
-    #[arg(long, short = 'c')]
-    content: PathBuf,
+    #[arg(long, short = 'c', required_unless_present = "pairs")]
+    content: Option<PathBuf>,
     /// The painting whose style they should have.
-    #[arg(long, short = 's')]
-    style: PathBuf,
+    #[arg(long, short = 's', required_unless_present = "pairs")]
+    style: Option<PathBuf>,
     /// The images to score.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "pairs")]
     images: Vec<PathBuf>,
+    /// Score many images of many photos and paintings in one run (VGG-19 loaded once, each
+    /// photo and painting prepared once): a file of lines `PHOTO<TAB>PAINTING<TAB>IMAGE`.
+    /// Prints one JSON object per line (the scores, or an error), in the file's order.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["content", "style", "images", "json"])]
+    pairs: Option<PathBuf>,
     /// Evaluation size: the photo's longer side is resized to this (the images to the
     /// photo's size, the painting to the same longer side).
     #[arg(long, default_value_t = eval::DEFAULT_SIZE)]
@@ -46,9 +55,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     nst_trainer::classic::reexec_with_short_openmp_spin();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).without_time().init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    nst_runtime::logging::init(cli.log, "warn");
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -63,7 +72,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         bail!("--size {} is too small: VGG-19 needs at least {} pixels on the shorter side", cli.size, eval::MIN_SIDE);
     }
     let vgg_path = classic::vgg_weights_path()?;
-    let evaluator = Evaluator::from_files(&vgg_path, &cli.content, &cli.style, cli.size, device)?;
+    if let Some(pairs) = &cli.pairs {
+        return score_pairs(pairs, &vgg_path, cli.size, device);
+    }
+    let (content, style) = (cli.content.clone().expect("clap requires --content"), cli.style.clone().expect("clap requires --style"));
+    let evaluator = Evaluator::from_files(&vgg_path, &content, &style, cli.size, device)?;
 
     let results: Vec<(PathBuf, anyhow::Result<Scores>)> = cli.images.iter().map(|p| (p.clone(), evaluator.score_file(p))).collect();
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
@@ -80,8 +93,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let report = serde_json::json!({
-            "content": cli.content,
-            "style": cli.style,
+            "content": content,
+            "style": style,
             "width": evaluator.width,
             "height": evaluator.height,
             "photo_style_loss": evaluator.photo_style_loss,
@@ -94,24 +107,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "evaluated at {}x{}: photo {}, painting {}",
             evaluator.width,
             evaluator.height,
-            cli.content.display(),
-            cli.style.display()
+            content.display(),
+            style.display()
         );
         println!(
             "references: style loss of the photo {:.6e}, content loss of the painting {:.6e}",
             evaluator.photo_style_loss, evaluator.painting_content_loss
         );
         let width = results.iter().map(|(p, _)| p.display().to_string().len()).max().unwrap_or(5).max(5);
-        println!("{:<width$}  {:>12}  {:>12}  {:>11}  {:>13}", "image", "content_loss", "style_loss", "style_ratio", "content_ratio");
+        println!("{:<width$}  {:>12}  {:>12}  {:>11}  {:>13}  {:>9}", "image", "content_loss", "style_loss", "style_ratio", "content_ratio", "blown_out");
         for (path, r) in &results {
             match r {
                 Ok(s) => println!(
-                    "{:<width$}  {:>12.5e}  {:>12.5e}  {:>11.4}  {:>13.4}",
+                    "{:<width$}  {:>12.5e}  {:>12.5e}  {:>11.4}  {:>13.4}  {:>8.3}%",
                     path.display().to_string(),
                     s.content_loss,
                     s.style_loss,
                     s.style_ratio,
-                    s.content_ratio
+                    s.content_ratio,
+                    100.0 * s.blown_out
                 ),
                 Err(e) => println!("{:<width$}  error: {e:#}", path.display().to_string()),
             }
@@ -119,6 +133,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if failed > 0 {
         eprintln!("error: {failed} of {} image{} could not be scored (see above)", results.len(), if results.len() == 1 { "" } else { "s" });
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--pairs`: every line scored, one JSON line each; the evaluator of a (photo, painting)
+/// is made once and reused by the lines that follow with the same pair.
+fn score_pairs(list: &std::path::Path, vgg_path: &std::path::Path, size: u32, device: tch::Device) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(list).with_context(|| format!("{}: cannot read the list of pairs", list.display()))?;
+    let vgg = nst_trainer::vgg::Vgg19::load(vgg_path, device, tch::Kind::Float)?;
+    let mut current: Option<((String, String), anyhow::Result<Evaluator>)> = None;
+    let mut failed = 0usize;
+    let mut total = 0usize;
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        total += 1;
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [photo, painting, image] = fields[..] else {
+            bail!("{}:{}: expected PHOTO<TAB>PAINTING<TAB>IMAGE, got {line:?}", list.display(), n + 1);
+        };
+        let key = (photo.to_string(), painting.to_string());
+        if current.as_ref().is_none_or(|(k, _)| *k != key) {
+            let made = (|| {
+                let p = nst_runtime::imageio::load_rgb(std::path::Path::new(photo)).context("cannot use the photo")?;
+                let s = nst_runtime::imageio::load_rgb(std::path::Path::new(painting)).context("cannot use the painting")?;
+                Evaluator::new(vgg.clone(), &p, &s, size, device)
+            })();
+            current = Some((key, made));
+        }
+        let result = match &current.as_ref().expect("set above").1 {
+            Ok(e) => e.score_file(std::path::Path::new(image)),
+            Err(e) => Err(anyhow::anyhow!("{e:#}")),
+        };
+        let row = match result {
+            Ok(s) => {
+                let mut v = serde_json::to_value(s).expect("scores serialise");
+                v["content"] = serde_json::json!(photo);
+                v["style"] = serde_json::json!(painting);
+                v["path"] = serde_json::json!(image);
+                v
+            }
+            Err(e) => {
+                failed += 1;
+                serde_json::json!({"content": photo, "style": painting, "path": image, "error": format!("{e:#}")})
+            }
+        };
+        println!("{row}");
+    }
+    if failed > 0 {
+        eprintln!("error: {failed} of {total} images could not be scored (see their lines)");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -14,12 +14,15 @@ use clap::{Args, Parser, Subcommand};
 use nst_trainer::checkpoint;
 use nst_trainer::device::DeviceArgs;
 use nst_trainer::train::{self, Finish, TrainSettings};
+use nst_trainer::transformer::{Family, Norm, Output};
 use nst_trainer::{export, TransformerConfig, TransformerNet};
 
 #[derive(Parser)]
 #[command(name = "nst-train", version, about = "Train fast neural style transfer networks and export them to ONNX")]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(flatten)]
+    log: nst_runtime::logging::LogArgs,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
@@ -48,6 +51,8 @@ enum Command {
         /// Random seed for the weights.
         #[arg(long, default_value_t = 0)]
         seed: i64,
+        #[command(flatten)]
+        network: NetworkArgs,
     },
 }
 
@@ -66,8 +71,12 @@ struct TrainArgs {
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
     /// Continue the run in --checkpoint-dir from its last checkpoint, with its saved settings.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Start over in a run folder that already holds a run: its checkpoint, loss log and
+    /// samples are deleted first. Without this (or --resume) such a folder is refused.
+    #[arg(long)]
+    overwrite: bool,
     /// Side of the square training crops.
     #[arg(long, default_value_t = 256)]
     image_size: u32,
@@ -111,11 +120,8 @@ struct TrainArgs {
     /// The fixed photo for samples and the export check [default: the bundled photo].
     #[arg(long)]
     validation_image: Option<PathBuf>,
-    /// Channels of the first layer (32 in the paper; 16 is ~3x faster).
-    #[arg(long, default_value_t = 32)]
-    base_channels: i64,
-    #[arg(long, default_value_t = 5)]
-    residual_blocks: usize,
+    #[command(flatten)]
+    network: NetworkArgs,
     /// Run the VGG-19 loss network in bfloat16 (faster on CPUs with AVX512-BF16).
     #[arg(long)]
     vgg_bf16: bool,
@@ -133,6 +139,52 @@ struct TrainArgs {
     painting: Option<String>,
 }
 
+/// The network to train (or initialise).
+#[derive(Args)]
+struct NetworkArgs {
+    /// Network family: `full` (Johnson et al., for quality) or `fast` (half resolution
+    /// and below, for real time on a CPU).
+    #[arg(long, value_enum, default_value = "full")]
+    variant: Family,
+    /// Channels of the first layer [default: 32 for full, 16 for fast].
+    #[arg(long)]
+    base_channels: Option<i64>,
+    /// Residual blocks at the bottleneck [default: 5 for full, 3 for fast].
+    #[arg(long)]
+    residual_blocks: Option<usize>,
+    /// Normalisation of the fast network: instance (every layer), deep (1/4 resolution
+    /// and below) or none [default: deep]. The full network always uses instance norm.
+    #[arg(long, value_enum)]
+    norm: Option<Norm>,
+    /// Output function: clamp (linear, clamped to 0-255) or tanh (the format-1 models;
+    /// saturates and blows out highlights, kept for comparisons).
+    #[arg(long, value_enum, default_value = "clamp", value_name = "FUNCTION")]
+    output_function: Output,
+}
+
+impl NetworkArgs {
+    fn config(&self) -> anyhow::Result<TransformerConfig> {
+        let d = TransformerConfig::of(self.variant);
+        if self.norm.is_some() && self.variant == Family::Johnson2016 {
+            bail!("--norm applies to --variant fast; the full network always uses instance normalisation");
+        }
+        let config = TransformerConfig {
+            family: self.variant,
+            base_channels: self.base_channels.unwrap_or(d.base_channels),
+            residual_blocks: self.residual_blocks.unwrap_or(d.residual_blocks),
+            output: self.output_function,
+            norm: self.norm.unwrap_or(d.norm),
+        };
+        if !(1..=512).contains(&config.base_channels) {
+            bail!("--base-channels {}: expected 1 to 512", config.base_channels);
+        }
+        if config.residual_blocks > 64 {
+            bail!("--residual-blocks {}: expected 0 to 64", config.residual_blocks);
+        }
+        Ok(config)
+    }
+}
+
 /// Parses MIN,MAX; the range itself is checked with the other settings
 /// (`TrainSettings::validate`).
 fn parse_crop_scale(s: &str) -> Result<(f64, f64), String> {
@@ -142,9 +194,9 @@ fn parse_crop_scale(s: &str) -> Result<(f64, f64), String> {
 }
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,ort=warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).without_time().init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    nst_runtime::logging::init(cli.log, "info,ort=warn");
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -155,10 +207,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Init { output, seed }) => {
+        Some(Command::Init { output, seed, network }) => {
+            check_onnx_name(&output)?;
+            let config = network.config()?;
             tch::manual_seed(seed);
             let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-            let config = TransformerConfig::default();
             let net = TransformerNet::new(&vs.root(), config);
             export::write_onnx(&output, &net, &export::model_info(config, "untrained", None, None, None))?;
             eprintln!("wrote {} (untrained network, seed {seed})", output.display());
@@ -221,7 +274,7 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
             style_weight: args.style_weight,
             tv_weight: args.tv_weight,
             seed: args.seed,
-            model: TransformerConfig { base_channels: args.base_channels, residual_blocks: args.residual_blocks },
+            model: args.network.config()?,
             vgg_bf16: args.vgg_bf16,
             checkpoint_every: args.checkpoint_every,
             sample_every: args.sample_every,
@@ -230,6 +283,15 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
         (settings, None)
     };
     check_output_writable(&settings.output)?;
+    if !args.resume {
+        if let Some(init) = &settings.init_from {
+            let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+            if args.overwrite && same(&checkpoint::in_run(init), &settings.checkpoint_dir.join(checkpoint::LATEST)) {
+                bail!("--init-from {} is the checkpoint that --overwrite would delete: pass another --checkpoint-dir", init.display());
+            }
+        }
+        train::claim_run_dir(&settings.checkpoint_dir, args.overwrite)?;
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -274,8 +336,19 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Refuses an output model name that is not `.onnx` (a model written as `x.png` would
+/// be mistaken for a picture).
+fn check_onnx_name(output: &Path) -> anyhow::Result<()> {
+    let ext = output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if ext.as_deref() != Some("onnx") {
+        bail!("{}: a model file must end in .onnx (for example {})", output.display(), output.with_extension("onnx").display());
+    }
+    Ok(())
+}
+
 /// Fails early (before hours of training) when the output cannot be written.
 fn check_output_writable(output: &Path) -> anyhow::Result<()> {
+    check_onnx_name(output)?;
     if output.is_dir() {
         bail!("{}: is a folder; -o/--output needs a file name such as style.onnx", output.display());
     }
@@ -286,6 +359,7 @@ fn check_output_writable(output: &Path) -> anyhow::Result<()> {
 }
 
 fn export_checkpoint(path: &Path, output: &Path, painting: Option<String>) -> anyhow::Result<()> {
+    check_onnx_name(output)?;
     let path = checkpoint::in_run(path);
     let ckpt = checkpoint::load(&path)?;
     let mut settings = ckpt.meta.settings.clone();

@@ -1,0 +1,43 @@
+//! Logging for every binary of both crates, in one place: `-v`/`-vv` for more, `-q` for
+//! errors only, `RUST_LOG` over both; colour only when stderr is a terminal and
+//! `NO_COLOR` is not set (<https://no-color.org>).
+
+use std::io::IsTerminal;
+
+/// The logging options every binary flattens into its command line.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct LogArgs {
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors (for scripts). RUST_LOG overrides.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Whether to colour output on stderr.
+pub fn colour_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Starts logging to stderr; `default` is the filter without -v/-q (e.g. "info,ort=warn").
+pub fn init(args: LogArgs, default: &str) {
+    let level = if args.quiet {
+        "error"
+    } else {
+        match args.verbose {
+            0 => default,
+            // ONNX Runtime's own log is verbose; it shows with -vv.
+            1 => "debug,ort=warn",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour_stderr())
+        .with_target(false)
+        .without_time()
+        .init();
+}

@@ -1,0 +1,111 @@
+//! Style variants (full / fast) and finding models by name, through the built binary:
+//! a weights folder with a style in both variants and one in the full variant only.
+
+use nst_tests::*;
+
+/// `a_identity` (full: a format-1 file, and fast: a format-2 `nst_fast` file) and
+/// `b_only` (full only), all identity networks with nst metadata.
+fn weights(s: &Scratch) -> std::path::PathBuf {
+    let dir = s.mkdir("weights");
+    let mut full = NST_METADATA.to_vec();
+    full.push(("nst.painting", "Nobody, Identity (2026)"));
+    std::fs::write(dir.join("a_identity.onnx"), onnx_identity(&full)).unwrap();
+    let fast = [("nst.format_version", "2"), ("nst.architecture", "nst_fast"), ("nst.style_name", "a_identity"), ("nst.trained", "true")];
+    std::fs::write(dir.join("a_identity.fast.onnx"), onnx_identity(&fast)).unwrap();
+    std::fs::write(dir.join("b_only.onnx"), onnx_identity(NST_METADATA)).unwrap();
+    dir
+}
+
+/// `nst stylize` of a small photo with these extra arguments, in `weights`.
+fn stylize(s: &Scratch, dir: &std::path::Path, extra: &[&str]) -> Run {
+    let photo = s.image("p.png", pattern(40, 30));
+    let out = s.path("out.png");
+    let _ = std::fs::remove_file(&out);
+    Run::of(nst().env("NST_WEIGHTS_DIR", dir).args(["stylize", "--ep", "cpu", "--threads", "1"]).args(extra).arg(&photo).arg("-o").arg(&out))
+}
+
+/// The model line `nst` logs: "model: NAME (VARIANT variant, PATH, on cpu)".
+fn model_line(run: &Run) -> &str {
+    run.stderr.lines().find(|l| l.contains("model: ")).unwrap_or_else(|| panic!("no model line:\n{}", run.stderr))
+}
+
+#[test]
+fn styles_lists_each_variant_with_its_speed_class() {
+    let s = Scratch::new();
+    let dir = weights(&s);
+    let run = Run::of(nst().env("NST_WEIGHTS_DIR", &dir).args(["styles", "--json"]));
+    run.assert_ok();
+    let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let rows: Vec<(&str, &str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["variant"].as_str().unwrap(), r["speed"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rows, [("a_identity", "full", "quality"), ("a_identity", "fast", "real-time"), ("b_only", "full", "quality")]);
+    assert_eq!(list[1]["architecture"], "nst_fast");
+    assert!(list[1].get("warning").is_none(), "{}", list[1]);
+    let table = Run::of(nst().env("NST_WEIGHTS_DIR", &dir).arg("styles"));
+    assert!(table.stdout.contains("fast (real-time)") && table.stdout.contains("full (quality)"), "{}", table.stdout);
+    assert!(table.stdout.contains("2 styles"), "{}", table.stdout);
+}
+
+#[test]
+fn model_names_ignore_case_and_onnx_and_pick_the_variant() {
+    let s = Scratch::new();
+    let dir = weights(&s);
+    for spec in ["a_identity", "A_Identity", "a_identity.onnx", "A_IDENTITY.ONNX"] {
+        let run = stylize(&s, &dir, &["--model", spec]);
+        run.assert_ok();
+        assert!(model_line(&run).contains("full variant") && model_line(&run).contains("a_identity.onnx"), "{spec}: {}", run.stderr);
+    }
+    for args in [&["--model", "a_identity", "--variant", "fast"][..], &["--model", "a_identity.fast"], &["--model", "A_identity.FAST.onnx"]] {
+        let run = stylize(&s, &dir, args);
+        run.assert_ok();
+        assert!(model_line(&run).contains("fast variant") && model_line(&run).contains("a_identity.fast.onnx"), "{args:?}: {}", run.stderr);
+    }
+    // A style without the variant asked for: an error that names what it has.
+    let run = stylize(&s, &dir, &["--model", "b_only", "--variant", "fast"]);
+    let line = run.assert_one_error("b_only");
+    assert!(line.contains("no fast variant") && line.contains("--variant full"), "{line}");
+    assert!(!s.path("out.png").exists());
+}
+
+#[test]
+fn unknown_names_list_the_styles_and_suggest_the_closest() {
+    let s = Scratch::new();
+    let dir = weights(&s);
+    let run = stylize(&s, &dir, &["--model", "a_identty"]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("did you mean 'a_identity'?"), "{}", run.stderr);
+    assert!(run.stderr.contains("a_identity, b_only"), "{}", run.stderr);
+    // A file-like name that is neither a file nor a style says both, once.
+    let run = stylize(&s, &dir, &["--model", "starry.onnx"]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("'starry.onnx'") && run.stderr.contains("no such file"), "{}", run.stderr);
+    assert!(!run.stderr.contains("os error 2): No such file"), "the OS error is not repeated: {}", run.stderr);
+}
+
+#[test]
+fn live_uses_the_fast_variant_by_default_and_falls_back_to_full() {
+    let s = Scratch::new();
+    let dir = weights(&s);
+    let live = |extra: &[&str]| {
+        Run::of(
+            nst()
+                .env("NST_WEIGHTS_DIR", &dir)
+                .args(["live", "--source", "test", "--resolution", "64x48", "--headless", "--frames", "3", "--ep", "cpu", "--threads", "1", "--one-style"])
+                .args(extra),
+        )
+    };
+    let run = live(&["--model", "a_identity"]);
+    run.assert_ok();
+    assert!(model_line(&run).contains("fast variant"), "{}", run.stderr);
+    let run = live(&["--model", "a_identity", "--variant", "full"]);
+    run.assert_ok();
+    assert!(model_line(&run).contains("full variant"), "{}", run.stderr);
+    // b_only has no fast model: live says so and uses the full one.
+    let run = live(&["--model", "b_only"]);
+    run.assert_ok();
+    assert!(run.stderr.contains("no fast variant") && model_line(&run).contains("full variant"), "{}", run.stderr);
+}
