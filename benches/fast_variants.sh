@@ -15,11 +15,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 variants=(
   "full|--variant full"
+  "fast|--variant fast"
   "fast_deep|--variant fast --norm deep"
-  "fast_instance|--variant fast --norm instance"
   "fast_none|--variant fast --norm none"
-  "fast_deep_c24|--variant fast --norm deep --base-channels 24"
-  "fast_deep_r5|--variant fast --norm deep --residual-blocks 5"
+  "fast_c12|--variant fast --base-channels 12"
+  "fast_r5|--variant fast --residual-blocks 5"
+  "fast_1of8|--variant fast --downsamplings 3"
+  "fast_1of8_deep|--variant fast --downsamplings 3 --norm deep"
 )
 models=()
 for v in "${variants[@]}"; do

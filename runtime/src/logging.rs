@@ -41,3 +41,19 @@ pub fn init(args: LogArgs, default: &str) {
         .without_time()
         .init();
 }
+
+/// "1 style", "2 styles": a count with its noun in the right number.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(super::count(1u32, "style", "styles"), "1 style");
+        assert_eq!(super::count(0u32, "style", "styles"), "0 styles");
+        assert_eq!(super::count(3u64, "iteration", "iterations"), "3 iterations");
+    }
+}

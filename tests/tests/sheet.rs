@@ -47,7 +47,7 @@ fn sheet_shows_the_original_and_every_trained_style_and_reports_failures() {
     // The broken model is reported and the sheet is still written, without it; the
     // untrained network is not a style and is left out.
     run.assert_one_error("c_broken");
-    assert!(run.stderr.contains("1 styles failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 style failed and is missing"), "{}", run.stderr);
     let sheet = decode(&out).to_rgb8();
     // Two cells of 64x48 side by side, 6 px gaps, a 30 px caption under them.
     assert_eq!(sheet.dimensions(), (6 + 2 * (64 + 6), 6 + 48 + 30));
@@ -106,4 +106,24 @@ fn bundled_styles_are_trained_models_of_named_paintings() {
     let styled = decode(&out).to_rgb8();
     let diff = mean_abs_diff(&styled, &pattern(96, 64));
     assert!(diff > 15.0, "mean change {diff}");
+}
+
+#[test]
+fn sheet_skips_unknown_names_with_a_suggestion_and_refuses_empty_entries() {
+    let s = Scratch::new();
+    let dir = weights(&s);
+    let photo = s.image("photo.png", pattern(40, 30));
+    let sheet = |args: &[&str]| Run::of(nst().env("NST_WEIGHTS_DIR", &dir).args(["sheet", "--ep", "cpu"]).args(args));
+    let p = photo.to_str().unwrap();
+    let out = s.path("out.png");
+    // A misspelt name is left out like a missing file; the rest of the sheet is written.
+    let run = sheet(&[p, "-o", out.to_str().unwrap(), "--styles", "a_identty,a_identity"]);
+    assert!(!run.success, "a left-out style makes the exit status non-zero");
+    assert!(run.stderr.contains("did you mean 'a_identity'?"), "{}", run.stderr);
+    assert_eq!(run.error_lines().len(), 1, "{}", run.stderr);
+    assert!(out.is_file(), "the sheet is written with the styles that worked");
+    // An empty entry is a mistake in the list itself: nothing is written.
+    let out2 = s.path("out2.png");
+    sheet(&[p, "-o", out2.to_str().unwrap(), "--styles", "a_identity,,a_identity"]).assert_one_error("empty entry");
+    assert!(!out2.exists());
 }

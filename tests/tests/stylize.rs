@@ -403,3 +403,25 @@ fn styles_json_lists_the_bundled_styles() {
     let (bundled, ok) = styles_json(None);
     assert!(bundled.is_array() && ok, "{bundled}");
 }
+
+#[test]
+fn truncated_files_of_every_format_are_refused() {
+    let s = Scratch::new();
+    let img = pattern(96, 64);
+    for ext in ["jpg", "png", "webp", "gif", "bmp", "tif"] {
+        let whole = s.image(format!("whole.{ext}"), img.clone());
+        let bytes = std::fs::read(&whole).unwrap();
+        let cut = s.write(format!("cut_{ext}.{ext}"), &bytes[..bytes.len() * 6 / 10]);
+        let out = s.path(format!("out_{ext}.png"));
+        let run = s.stylize(&[&cut], &out, &[]);
+        run.assert_one_error(&format!("cut_{ext}.{ext}"));
+        assert!(run.stderr.contains("truncated"), "{ext}: {}", run.stderr);
+        assert!(!out.exists(), "{ext}: no output for a truncated input");
+        // The whole file still works.
+        s.stylize(&[&whole], &out, &[]).assert_ok();
+    }
+    // A JPEG whose EXIF thumbnail ends (its own end marker) before the truncation point.
+    let with_exif = jpeg_with_orientation(&img, 1);
+    let cut = s.write("cut_exif.jpg", &with_exif[..with_exif.len() - 40]);
+    s.stylize(&[&cut], &s.path("exif.png"), &[]).assert_one_error("cut_exif.jpg");
+}

@@ -296,8 +296,7 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
                 let file = checkpoint::in_run(path);
                 let ckpt = checkpoint::load(&file).context("--init-from")?;
                 // The output function has no weights: a tanh model can start a clamp one.
-                let shape = |c: TransformerConfig| TransformerConfig { output: settings.model.output, ..c };
-                if shape(ckpt.meta.settings.model) != settings.model {
+                if !ckpt.meta.settings.model.same_weights_as(&settings.model) {
                     bail!(
                         "{}: --init-from needs a checkpoint of the same network size; it has {:?}, this run {:?}",
                         file.display(),

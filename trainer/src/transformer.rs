@@ -16,11 +16,16 @@
 //!   nearest-neighbour 2x upsamplings each followed by a 3x3 conv (no transposed
 //!   convolutions, so no checkerboard), 9x9 conv out; instance normalisation and ReLU
 //!   after every conv but the last; reflection padding everywhere.
-//! - **`nst_fast`** (the "fast" variant, for real time on a CPU): every conv runs at half
-//!   resolution or less. A stride-2 conv in, two more stride-2 convs down to 1/8,
-//!   residual blocks there, and three 3x3 convs each followed by depth-to-space
-//!   (sub-pixel) 2x upsampling back to full size. Zero padding inside the convs (no Pad
-//!   copies), no Resize; normalisation per [`Norm`].
+//! - **`nst_fast`** (the "fast" variant, for real time on a CPU): every conv but the last
+//!   runs at half resolution or less. A 5x5 stride-2 conv in, one more stride-2 conv to
+//!   1/4 (`downsamplings` 2; 3 goes to 1/8), residual blocks there, depth-to-space
+//!   (sub-pixel) steps back up to 1/2, each followed by a conv, then a nearest-neighbour
+//!   resize and one 3x3 conv to RGB at full size. Zero padding inside the convs (no Pad
+//!   copies); normalisation per [`Norm`]. Measured (benches/fast_variants.sh and short
+//!   training runs): a bottleneck at 1/8 with 64 channels is no faster on 2 cores than
+//!   one at 1/4 with 32 and loses the photo (content loss barely falls; the output
+//!   becomes a periodic texture); without instance norm on the half-resolution layers the
+//!   style loss is unstable and the output noisy.
 //!
 //! Output: `127.5 * (y + 1)`, clamped to 0-255 at inference ([`Output::Clamp`]; training
 //! sees the unclamped value so that the gradient never vanishes) or, for models made
@@ -54,14 +59,6 @@ impl Family {
         match self {
             Family::Johnson2016 => nst_runtime::contract::ARCH_JOHNSON2016,
             Family::Fast => nst_runtime::contract::ARCH_FAST,
-        }
-    }
-
-    /// Height and width must be multiples of this inside the network.
-    pub fn size_multiple(self) -> i64 {
-        match self {
-            Family::Johnson2016 => 4,
-            Family::Fast => 8,
         }
     }
 }
@@ -104,6 +101,14 @@ pub struct TransformerConfig {
     pub output: Output,
     #[serde(default)]
     pub norm: Norm,
+    /// The fast network's stride-2 convs: 3 puts its bottleneck at 1/8 resolution, 2 at
+    /// 1/4 (the full network always has 2 after its full-resolution conv).
+    #[serde(default = "default_downsamplings")]
+    pub downsamplings: u8,
+}
+
+fn default_downsamplings() -> u8 {
+    3
 }
 
 fn legacy_output() -> Output {
@@ -119,12 +124,31 @@ impl Default for TransformerConfig {
 impl TransformerConfig {
     /// The full network (Johnson et al. with the clamped linear output).
     pub fn full() -> Self {
-        Self { family: Family::Johnson2016, base_channels: 32, residual_blocks: 5, output: Output::Clamp, norm: Norm::Instance }
+        Self { family: Family::Johnson2016, base_channels: 32, residual_blocks: 5, output: Output::Clamp, norm: Norm::Instance, downsamplings: 2 }
     }
 
-    /// The fast network's defaults (chosen by `benches/fast_variants.sh`).
+    /// The fast network's defaults (chosen by `benches/fast_variants.sh` and short
+    /// training runs, see the module documentation).
     pub fn fast() -> Self {
-        Self { family: Family::Fast, base_channels: 16, residual_blocks: 3, output: Output::Clamp, norm: Norm::Deep }
+        Self { family: Family::Fast, base_channels: 16, residual_blocks: 3, output: Output::Clamp, norm: Norm::Instance, downsamplings: 2 }
+    }
+
+    /// Height and width must be multiples of this inside the network.
+    pub fn size_multiple(&self) -> i64 {
+        match self.family {
+            Family::Johnson2016 => 4,
+            Family::Fast => 1 << self.downsamplings.clamp(2, 4),
+        }
+    }
+
+    /// Whether a network of `other` has exactly the weights of one of `self` (the output
+    /// function has none; the full network has no `norm` or `downsamplings` choice).
+    pub fn same_weights_as(&self, other: &TransformerConfig) -> bool {
+        let key = |c: &TransformerConfig| match c.family {
+            Family::Johnson2016 => (c.family, c.base_channels, c.residual_blocks, Norm::Instance, 2),
+            Family::Fast => (c.family, c.base_channels, c.residual_blocks, c.norm, c.downsamplings),
+        };
+        key(self) == key(other)
     }
 
     /// The defaults of a family.
@@ -388,17 +412,29 @@ impl TransformerNet {
                 };
                 let conv = |cin, cout, k, s| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, k, s, p);
                 let up = |cin, cout| move |vs: nn::Path| ConvLayer::new(vs, cin, cout * 4, 3, 1, p).shuffled(2);
-                let down = vec![
-                    ConvNormAct::new(vs, "down1", conv(3, c, 5, 2), c, shallow, true),
-                    ConvNormAct::new(vs, "down2", conv(c, 2 * c, 3, 2), 2 * c, deep, true),
-                    ConvNormAct::new(vs, "down3", conv(2 * c, 4 * c, 3, 2), 4 * c, deep, true),
-                ];
-                let residual = (0..r).map(|i| ResidualBlock::new(vs, &format!("res{}", i + 1), 4 * c, p, deep)).collect();
-                // 1/8 -> 1/4 -> 1/2 by depth-to-space, each followed by a conv that mixes
-                // neighbouring 2x2 blocks; then to full resolution by a nearest-neighbour
-                // resize and one 3x3 conv to RGB (a depth-to-space as the last layer
-                // paints every 2x2 block alike: a visible grid, measured).
-                let up = vec![ConvNormAct::new(vs, "up1", up(4 * c, 2 * c), 2 * c, deep, true), ConvNormAct::new(vs, "up2", up(2 * c, c), c, shallow, true)];
+                // `downsamplings` stride-2 convs (2: bottleneck at 1/4, 3: at 1/8), each
+                // doubling the channels; residual blocks at the bottleneck; as many
+                // depth-to-space steps back up to 1/2.
+                let n = config.downsamplings.clamp(2, 4) as usize;
+                let width = |level: usize| c << (level - 1); // channels at 1/2^level
+                let mut down = vec![ConvNormAct::new(vs, "down1", conv(3, c, 5, 2), c, shallow, true)];
+                for level in 2..=n {
+                    down.push(ConvNormAct::new(vs, &format!("down{level}"), conv(width(level - 1), width(level), 3, 2), width(level), deep, true));
+                }
+                let bottleneck = width(n);
+                let residual = (0..r).map(|i| ResidualBlock::new(vs, &format!("res{}", i + 1), bottleneck, p, deep)).collect();
+                // Depth-to-space, each followed by a conv that mixes neighbouring 2x2
+                // blocks; then to full resolution by a nearest-neighbour resize and one
+                // 3x3 conv to RGB (a depth-to-space as the last layer paints every 2x2
+                // block alike: a visible grid, measured).
+                let up = (1..n)
+                    .rev()
+                    .enumerate()
+                    .map(|(i, level)| {
+                        let norm = if level == 1 { shallow } else { deep };
+                        ConvNormAct::new(vs, &format!("up{}", i + 1), up(width(level + 1), width(level)), width(level), norm, true)
+                    })
+                    .collect();
                 let out = vec![(ConvLayer::new(vs / "out", c, 3, 3, 1, p).upsampled(2), "out")];
                 Self { config, down, residual, up, out }
             }
@@ -411,7 +447,7 @@ impl TransformerNet {
 
     /// The network before the output function, padded and cropped to the input's size.
     fn body(&self, x: &Tensor) -> Tensor {
-        let m = self.config.family.size_multiple();
+        let m = self.config.size_multiple();
         let (h, w) = (x.size()[2], x.size()[3]);
         let (ph, pw) = ((m - h % m) % m, (m - w % m) % m);
         let mut y = if ph > 0 || pw > 0 { x.reflection_pad2d([0, pw, 0, ph]) } else { x.shallow_clone() };
@@ -446,7 +482,7 @@ impl TransformerNet {
         let shape = g.node("Shape", &[INPUT_NAME], vec![]);
         let (start, end) = (g.const_i64("hw_start", &[2]), g.const_i64("hw_end", &[4]));
         let hw = g.node("Slice", &[&shape, &start, &end], vec![]);
-        let m = g.const_i64("multiple", &[self.config.family.size_multiple()]);
+        let m = g.const_i64("multiple", &[self.config.size_multiple()]);
         let rem = g.node("Mod", &[&hw, &m], vec![]);
         let short = g.node("Sub", &[&m, &rem], vec![]);
         let extra = g.node("Mod", &[&short, &m], vec![]);

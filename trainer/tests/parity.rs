@@ -87,6 +87,8 @@ fn fast_network_onnx_matches_libtorch_at_odd_and_non_square_sizes() {
         let config = TransformerConfig { norm, ..TransformerConfig::fast() };
         check_parity(config, 11, &[(64, 64), (257, 319), (319, 257), (90, 33), (16, 16), (17, 23)]);
     }
+    let shallow = TransformerConfig { downsamplings: 2, ..TransformerConfig::fast() };
+    check_parity(shallow, 13, &[(64, 64), (90, 33), (16, 16)]);
 }
 
 #[test]

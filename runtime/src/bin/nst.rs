@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nst_runtime::batch::{self, StylizeOptions};
 use nst_runtime::bundled;
 use nst_runtime::contract::Variant;
+use nst_runtime::logging::count;
 use nst_runtime::imageio;
 use nst_runtime::ep::Provider;
 use nst_runtime::live;
@@ -255,7 +256,7 @@ fn stylize(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     if total == 1 && failed.is_empty() {
         eprintln!("wrote {}", args.output.display());
     } else {
-        eprintln!("stylized {done} of {total} images into {}", args.output.display());
+        eprintln!("stylized {done} of {} into {}", count(total as u64, "image", "images"), args.output.display());
     }
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -499,15 +500,17 @@ fn sheet(args: SheetArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no trained styles found (looked in {}); pass --styles", bundled::searched());
     }
     if tiles.len() == 1 {
-        anyhow::bail!("no style could be applied; {} not written", args.output.display());
+        // Each failure has had its error line; this only says what happened to the sheet.
+        eprintln!("no style could be applied: {} not written", args.output.display());
+        return Ok(ExitCode::FAILURE);
     }
     let columns = args.columns.unwrap_or_else(|| sheet::default_columns(tiles.len()));
     imageio::save_rgb(&args.output, &sheet::compose(&tiles, columns))?;
-    eprintln!("wrote {} ({} styles)", args.output.display(), tiles.len() - 1);
+    eprintln!("wrote {} ({})", args.output.display(), count(tiles.len() as u64 - 1, "style", "styles"));
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("{} styles failed and are missing from the sheet: {}", failed.len(), failed.join(", "));
+        eprintln!("{} failed and {} missing from the sheet: {}", count(failed.len() as u64, "style", "styles"), if failed.len() == 1 { "is" } else { "are" }, failed.join(", "));
         Ok(ExitCode::FAILURE)
     }
 }

@@ -153,9 +153,13 @@ struct NetworkArgs {
     #[arg(long)]
     residual_blocks: Option<usize>,
     /// Normalisation of the fast network: instance (every layer), deep (1/4 resolution
-    /// and below) or none [default: deep]. The full network always uses instance norm.
+    /// and below) or none [default: instance]. The full network always uses instance norm.
     #[arg(long, value_enum)]
     norm: Option<Norm>,
+    /// Stride-2 convs of the fast network: 2 (bottleneck at 1/4 resolution) or 3 (at 1/8)
+    /// [default: 2].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
+    downsamplings: Option<u8>,
     /// Output function: clamp (linear, clamped to 0-255) or tanh (the format-1 models;
     /// saturates and blows out highlights, kept for comparisons).
     #[arg(long, value_enum, default_value = "clamp", value_name = "FUNCTION")]
@@ -174,7 +178,11 @@ impl NetworkArgs {
             residual_blocks: self.residual_blocks.unwrap_or(d.residual_blocks),
             output: self.output_function,
             norm: self.norm.unwrap_or(d.norm),
+            downsamplings: self.downsamplings.unwrap_or(d.downsamplings),
         };
+        if self.downsamplings.is_some() && self.variant == Family::Johnson2016 {
+            bail!("--downsamplings applies to --variant fast");
+        }
         if !(1..=512).contains(&config.base_channels) {
             bail!("--base-channels {}: expected 1 to 512", config.base_channels);
         }
@@ -305,10 +313,14 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
     .context("installing the Ctrl-C handler")?;
 
     eprintln!(
-        "training '{}' on {} for {} iterations (batch {}, {} px) on {:?}; run folder {}",
+        "training '{}' ({} network) on {} for {} (batch {}, {} px) on {:?}; run folder {}",
         settings.style_name,
+        match settings.model.family {
+            nst_trainer::transformer::Family::Johnson2016 => "full",
+            nst_trainer::transformer::Family::Fast => "fast",
+        },
         settings.dataset.display(),
-        settings.iterations,
+        nst_runtime::logging::count(settings.iterations, "iteration", "iterations"),
         settings.batch_size,
         settings.image_size,
         device,
