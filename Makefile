@@ -15,7 +15,10 @@ build: setup
 demo: build
 	@mkdir -p out
 	target/release/nst stylize $(DEMO_PHOTO) -o $(DEMO_OUT)
-	@echo "demo: wrote $(DEMO_OUT)"
+	@echo "demo: wrote $(DEMO_OUT) (the bundled photo in the default style, vg_starry_night)"
+	@echo "next: target/release/nst styles                      # the bundled styles, full and fast"
+	@echo "      target/release/nst stylize YOUR.jpg -o out.jpg --model udnie"
+	@echo "      target/release/nst live --source test           # real time, the fast variant"
 
 # The end-to-end tests (tests/) run the built binaries.
 test: build

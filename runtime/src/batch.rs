@@ -224,7 +224,8 @@ fn folder_name(dir: &Path) -> PathBuf {
 }
 
 fn walk(kind: &MediaKind, root: &Path, dir: &Path, skip: Option<&Path>, prefix: &Path, out: &mut Vec<(PathBuf, PathBuf)>) {
-    if skip.is_some() && canonical(dir).as_deref() == skip {
+    // (The input folder itself as the output is left to the overwrite check, per file.)
+    if dir != root && skip.is_some() && canonical(dir).as_deref() == skip {
         return;
     }
     let Ok(entries) = std::fs::read_dir(dir) else { return };

@@ -48,7 +48,7 @@ pub enum Error {
     Model { path: PathBuf, reason: String },
 
     /// A model or style name that is neither a file nor a bundled style.
-    #[error("no model file or bundled style named '{name}'{suggestion}\n  bundled styles: {available}\n  pass a path to an .onnx file or one of these names (`nst styles` lists them)")]
+    #[error("no model file or bundled style named '{name}'{suggestion}; bundled styles: {available}; pass a path to an .onnx file or one of these names (`nst styles` lists them)")]
     UnknownStyle { name: String, available: String, suggestion: String },
 
     /// libonnxruntime could not be found or loaded.

@@ -143,6 +143,9 @@ fn image_error(path: &Path, e: ImageError) -> Error {
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             Error::Decode { path, reason: "the file is truncated".into() }
         }
+        // Decoders word a cut-off file in their own terms ("Corrupt bitstream"): say what
+        // it most often is.
+        ImageError::Decoding(d) => Error::Decode { path, reason: format!("{d} (the file is damaged or truncated)") },
         other => Error::Decode { path, reason: other.to_string() },
     }
 }

@@ -259,12 +259,13 @@ fn batch_writes_what_it_can_and_reports_the_rest() {
         assert!(listed, "{} is not listed among the failures:\n{}", failed.display(), run.stderr);
     }
 
-    // The folder's layout is kept; GIF, which nst does not write, becomes PNG.
-    assert_eq!(tree(&out_dir), paths(["a.png", "b.jpg", "c.png", "sub", "sub/d.png"]));
-    for (name, size) in [("a.png", (40, 30)), ("b.jpg", (50, 40)), ("c.png", (33, 21)), ("sub/d.png", (30, 44))] {
+    // Several inputs: the folder keeps its name and its layout; GIF, which nst does not
+    // write, becomes PNG.
+    assert_eq!(tree(&out_dir), paths(["in", "in/a.png", "in/b.jpg", "in/c.png", "in/sub", "in/sub/d.png"]));
+    for (name, size) in [("in/a.png", (40, 30)), ("in/b.jpg", (50, 40)), ("in/c.png", (33, 21)), ("in/sub/d.png", (30, 44))] {
         assert_eq!(decode(&out_dir.join(name)).dimensions(), size, "{name}");
     }
-    let jpeg = std::fs::read(out_dir.join("b.jpg")).expect("read b.jpg");
+    let jpeg = std::fs::read(out_dir.join("in/b.jpg")).expect("read b.jpg");
     assert_eq!(image::guess_format(&jpeg).ok(), Some(ImageFormat::Jpeg));
 }
 

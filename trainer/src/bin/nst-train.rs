@@ -290,6 +290,7 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
         };
         (settings, None)
     };
+    settings.validate()?;
     check_output_writable(&settings.output)?;
     if !args.resume {
         if let Some(init) = &settings.init_from {
