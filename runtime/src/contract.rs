@@ -24,9 +24,11 @@ pub const ARCH_JOHNSON2016: &str = "johnson2016";
 pub const ARCH_FAST: &str = "nst_fast";
 
 /// A style's variants: the same painting, trained for quality or for speed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Variant {
+    /// The full network: best quality.
     Full,
+    /// The fast network: real time on a CPU.
     Fast,
 }
 

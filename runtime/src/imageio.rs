@@ -2,8 +2,7 @@
 //! decoding with size limits and EXIF orientation, alpha kept aside, atomic saving,
 //! resizing, and conversion between 8-bit RGB images and planar float tensors (0-255).
 
-use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
 use image::codecs::jpeg::JpegEncoder;
@@ -72,23 +71,28 @@ fn load_dynamic(path: &Path) -> Result<DynamicImage> {
     if meta.len() == 0 {
         return Err(Error::EmptyFile { path: path.to_path_buf() });
     }
-    let file = File::open(path).map_err(read_err)?;
-    let mut reader = ImageReader::new(BufReader::new(file)).with_guessed_format().map_err(read_err)?;
-    if reader.format().is_none() {
-        return Err(Error::UnsupportedFormat { path: path.to_path_buf(), supported: SUPPORTED_INPUTS });
-    }
-    if reader.format() == Some(ImageFormat::Jpeg) {
-        // The JPEG decoder fills a truncated file's missing part with grey and says
-        // nothing: check that the file reaches its end-of-image marker.
-        let bytes = std::fs::read(path).map_err(read_err)?;
-        if let Err(reason) = jpeg_is_complete(&bytes) {
-            return Err(Error::Decode { path: path.to_path_buf(), reason });
-        }
+    // Read once; the same bytes are checked (JPEG) and decoded.
+    let bytes = std::fs::read(path).map_err(read_err)?;
+    decode_bytes(&bytes, path, true)
+}
+
+/// Decodes image bytes with the decoder limits. For a file (`file`), the EXIF orientation
+/// is applied and a JPEG must reach its end-of-image marker (the decoder fills a truncated
+/// file's missing part with grey and says nothing); camera frames get neither, as before.
+/// `what` names the image in errors.
+fn decode_bytes(bytes: &[u8], what: &Path, file: bool) -> Result<DynamicImage> {
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| Error::Read { path: what.to_path_buf(), source })?;
+    match reader.format() {
+        None => return Err(Error::UnsupportedFormat { path: what.to_path_buf(), supported: SUPPORTED_INPUTS }),
+        Some(ImageFormat::Jpeg) if file => jpeg_is_complete(bytes).map_err(|reason| Error::Decode { path: what.to_path_buf(), reason })?,
+        Some(_) => {}
     }
     reader.limits(decoder_limits());
-    let convert = |e| image_error(path, e);
+    let convert = |e| image_error(what, e);
     let mut decoder = reader.into_decoder().map_err(convert)?;
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = if file { decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms) } else { image::metadata::Orientation::NoTransforms };
     let mut image = DynamicImage::from_decoder(decoder).map_err(convert)?;
     image.apply_orientation(orientation);
     Ok(image)
@@ -314,14 +318,7 @@ pub fn to_u8(v: f32) -> u8 {
 /// Decodes an image held in memory (a camera's MJPEG frame, say) to RGB, with the
 /// decoder limits; `what` names it in errors.
 pub fn decode_rgb(bytes: &[u8], what: &Path) -> Result<RgbImage> {
-    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|source| Error::Read { path: what.to_path_buf(), source })?;
-    if reader.format().is_none() {
-        return Err(Error::UnsupportedFormat { path: what.to_path_buf(), supported: SUPPORTED_INPUTS });
-    }
-    reader.limits(decoder_limits());
-    Ok(reader.decode().map_err(|e| image_error(what, e))?.to_rgb8())
+    Ok(decode_bytes(bytes, what, false)?.to_rgb8())
 }
 
 /// Resizes to exactly `(w, h)` with a bilinear filter: faster than [`resize`], for

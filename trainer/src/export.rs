@@ -21,7 +21,7 @@ pub fn model_info(
     ModelInfo {
         format_version: FORMAT_VERSION,
         architecture: config.family.architecture().to_string(),
-        variant: nst_runtime::contract::Variant::of_architecture(config.family.architecture()).expect("the trainer's families are known to the runtime"),
+        variant: config.family.variant(),
         hyperparameters: serde_json::to_value(config).expect("config serialises"),
         style_name: style_name.to_string(),
         style_image: style_image.map(str::to_string),

@@ -61,6 +61,14 @@ impl Family {
             Family::Fast => nst_runtime::contract::ARCH_FAST,
         }
     }
+
+    /// The runtime's variant of this family.
+    pub fn variant(self) -> nst_runtime::contract::Variant {
+        match self {
+            Family::Johnson2016 => nst_runtime::contract::Variant::Full,
+            Family::Fast => nst_runtime::contract::Variant::Fast,
+        }
+    }
 }
 
 /// How the last conv's values become pixels.

@@ -73,31 +73,13 @@ struct SheetArgs {
     columns: Option<usize>,
     /// Variant of the bundled styles: full or fast.
     #[arg(long, value_enum, default_value = "full")]
-    variant: VariantArg,
+    variant: Variant,
     /// Execution provider.
     #[arg(long, value_enum, default_value_t = Provider::Auto)]
     ep: Provider,
     /// Inference threads [default: one per physical core].
     #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
-}
-
-/// A style's variant on the command line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum VariantArg {
-    /// The full network: best quality.
-    Full,
-    /// The fast network: real time on a CPU.
-    Fast,
-}
-
-impl From<VariantArg> for Variant {
-    fn from(v: VariantArg) -> Self {
-        match v {
-            VariantArg::Full => Variant::Full,
-            VariantArg::Fast => Variant::Fast,
-        }
-    }
 }
 
 #[derive(Args)]
@@ -109,7 +91,7 @@ struct ModelArgs {
     /// Variant of a bundled style: full (best quality) or fast (real time on a CPU)
     /// [default: fast for `nst live`, full otherwise].
     #[arg(long, value_enum)]
-    variant: Option<VariantArg>,
+    variant: Option<Variant>,
     /// Execution provider. An explicitly requested one that cannot start is an error.
     #[arg(long, value_enum, default_value_t = Provider::Auto)]
     ep: Provider,
@@ -204,7 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Loads `--model` in `--variant`, or in `default` when none is given (then a style
 /// without that variant falls back to its other one, with a warning).
 fn load_model(args: &ModelArgs, default: Variant) -> anyhow::Result<StyleModel> {
-    let variant = args.variant.map(Variant::from).unwrap_or(default);
+    let variant = args.variant.unwrap_or(default);
     let resolved = bundled::resolve(args.model.as_deref(), variant, args.variant.is_none())?;
     let path = resolved.path().to_path_buf();
     let config = SessionConfig { provider: args.ep, threads: args.threads };
@@ -423,7 +405,7 @@ fn styles(json: bool) -> anyhow::Result<ExitCode> {
         let names = bundled::style_names(&styles);
         if let Some(dir) = bundled::weights_dir() {
             let n = names.len();
-            println!("({n} {} in {}; pick one with --model NAME, and --variant full|fast)", if n == 1 { "style" } else { "styles" }, dir.display());
+            println!("({} in {}; pick one with --model NAME, and --variant full|fast)", count(n as u64, "style", "styles"), dir.display());
         }
     }
     Ok(if broken > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
@@ -446,7 +428,7 @@ fn sheet(args: SheetArgs) -> anyhow::Result<ExitCode> {
     // Every bundled style unless a list is given (untrained networks are left out below);
     // listed names must resolve.
     let all_bundled = args.styles.is_empty();
-    let variant = Variant::from(args.variant);
+    let variant = args.variant;
     let mut failed = Vec::new();
     if let Some(i) = args.styles.iter().position(|s| s.trim().is_empty()) {
         anyhow::bail!("--styles has an empty entry (position {}): list names separated by single commas, e.g. udnie,wave_crop", i + 1);
@@ -587,7 +569,7 @@ fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<Vec<Box<dyn live::
         let config = SessionConfig { provider: args.ep, threads: args.threads };
         // Every other style in the variant asked for (fast by default), or its other
         // variant where it has only that one.
-        let variant = args.variant.map(Variant::from).unwrap_or(Variant::Fast);
+        let variant = args.variant.unwrap_or(Variant::Fast);
         let all = bundled::list();
         for name in bundled::style_names(&all) {
             let Some(style) = all.iter().find(|s| s.name == name && s.variant == variant).or_else(|| all.iter().find(|s| s.name == name)) else {

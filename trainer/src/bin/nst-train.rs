@@ -316,10 +316,7 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
     eprintln!(
         "training '{}' ({} network) on {} for {} (batch {}, {} px) on {:?}; run folder {}",
         settings.style_name,
-        match settings.model.family {
-            nst_trainer::transformer::Family::Johnson2016 => "full",
-            nst_trainer::transformer::Family::Fast => "fast",
-        },
+        settings.model.family.variant(),
         settings.dataset.display(),
         nst_runtime::logging::count(settings.iterations, "iteration", "iterations"),
         settings.batch_size,
