@@ -10,7 +10,8 @@
 # /work/data/photos800_train), PAINTINGS (../shared/styles), BASE (the shared start's run
 # folder; trained first when it has no checkpoint), ITERATIONS (fine-tuning steps, 250),
 # BASE_ITERATIONS (1000), CONTENT_WEIGHT (fine-tuning, 6), TV_WEIGHT (fine-tuning, 10000:
-# without it the fast network paints a fine 2-3 px hatching over everything).
+# without it the fast network paints a fine 2-3 px hatching over everything), OUT (where the
+# models go, weights/: point it elsewhere to compare before replacing the bundled ones).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 train="$root/target/release/nst-train"
@@ -19,6 +20,8 @@ dataset=${DATASET:-/work/data/photos800_train}
 paintings=${PAINTINGS:-$root/../shared/styles}
 base=${BASE:-$runs/fast_ds2_instance}
 iterations=${ITERATIONS:-250}
+out=${OUT:-$root/weights}
+mkdir -p "$out"
 [ -x "$train" ] || { echo "train_fast_styles: $train is missing: run make build" >&2; exit 1; }
 [ -d "$dataset" ] || { echo "train_fast_styles: $dataset is missing: run datasets/split.sh" >&2; exit 1; }
 
@@ -42,6 +45,6 @@ styles=("$@")
 for style in "${styles[@]}"; do
   echo "== $style ($(date +%H:%M))"
   "$train" "${common[@]}" --style "$paintings/$style.jpg" --init-from "$base" --content-weight "${CONTENT_WEIGHT:-6}" --tv-weight "${TV_WEIGHT:-10000}" \
-    --iterations "$iterations" --checkpoint-dir "$runs/fast_$style" --overwrite -o "$root/weights/$style.fast.onnx" \
+    --iterations "$iterations" --checkpoint-dir "$runs/fast_$style" --overwrite -o "$out/$style.fast.onnx" \
     --painting "${painting[$style]:-$style}"
 done

@@ -245,11 +245,6 @@ fn walk(kind: &MediaKind, root: &Path, dir: &Path, skip: Option<&Path>, prefix: 
     }
 }
 
-/// Whether a file name has one of the image extensions we read.
-pub fn is_image_name(path: &Path) -> bool {
-    IMAGES.matches(path)
-}
-
 fn canonical(p: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }

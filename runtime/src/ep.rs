@@ -16,8 +16,11 @@ pub enum Provider {
     /// CUDA when available, else CPU.
     #[default]
     Auto,
+    /// The CPU (every machine).
     Cpu,
+    /// An NVIDIA GPU through CUDA (needs an ONNX Runtime built with it).
     Cuda,
+    /// An NVIDIA GPU through TensorRT (builds an engine on the first run; needs TensorRT).
     Tensorrt,
 }
 

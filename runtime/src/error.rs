@@ -8,7 +8,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The input file is not there or cannot be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: {}", read_words(source))]
     Read { path: PathBuf, source: std::io::Error },
 
     /// The input file has no bytes at all.
@@ -94,4 +94,28 @@ pub enum Error {
     /// No window can be shown (no display, or the display refused it).
     #[error("{0}")]
     Display(String),
+}
+
+/// An I/O error in words: what is wrong with the file, not the OS's terms.
+pub fn read_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "no such file or folder".into(),
+        PermissionDenied => "permission denied (check the file's permissions)".into(),
+        IsADirectory => "is a folder, not a file".into(),
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_errors_are_in_words() {
+        let missing = Error::Read { path: "a.jpg".into(), source: std::io::Error::from(std::io::ErrorKind::NotFound) };
+        assert_eq!(missing.to_string(), "a.jpg: no such file or folder");
+        let denied = Error::Read { path: "b.jpg".into(), source: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
+        assert_eq!(denied.to_string(), "b.jpg: permission denied (check the file's permissions)");
+    }
 }

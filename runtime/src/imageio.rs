@@ -9,6 +9,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::imageops::FilterType;
+use image::error::{ImageFormatHint, UnsupportedErrorKind};
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageEncoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 
 use crate::error::{Error, Result};
@@ -57,6 +58,11 @@ pub fn load(path: &Path) -> Result<Picture> {
     Ok(Picture { rgb, alpha: Some(alpha) })
 }
 
+/// Whether a file name has one of the image extensions we read.
+pub fn is_image_name(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Decodes an image file into RGB only (alpha dropped), oriented and limited like [`load`].
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
     Ok(load_dynamic(path)?.to_rgb8())
@@ -87,6 +93,11 @@ fn decode_bytes(bytes: &[u8], what: &Path, file: bool) -> Result<DynamicImage> {
     match reader.format() {
         None => return Err(Error::UnsupportedFormat { path: what.to_path_buf(), supported: SUPPORTED_INPUTS }),
         Some(ImageFormat::Jpeg) if file => jpeg_is_complete(bytes).map_err(|reason| Error::Decode { path: what.to_path_buf(), reason })?,
+        Some(ImageFormat::Gif) if file && gif_is_animated(bytes) => tracing::warn!(
+            "{} is an animated GIF: only its first frame is stylized (`nst video {} -o OUT.mp4` does every frame)",
+            what.display(),
+            what.display()
+        ),
         Some(_) => {}
     }
     reader.limits(decoder_limits());
@@ -96,6 +107,13 @@ fn decode_bytes(bytes: &[u8], what: &Path, file: bool) -> Result<DynamicImage> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(convert)?;
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// Whether a GIF holds more than one frame (its first two frames decode; a broken file
+/// yields errors, not frames).
+pub fn gif_is_animated(bytes: &[u8]) -> bool {
+    use image::AnimationDecoder;
+    image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)).is_ok_and(|d| d.into_frames().take(2).take_while(|f| f.is_ok()).count() == 2)
 }
 
 /// Whether a JPEG file is whole: its markers parse up to the first start-of-scan, and an
@@ -143,7 +161,21 @@ fn image_error(path: &Path, e: ImageError) -> Error {
     let path = path.to_path_buf();
     match e {
         ImageError::Limits(l) => Error::TooLarge { path, reason: l.to_string() },
-        ImageError::Unsupported(u) => Error::Decode { path, reason: format!("unsupported variant: {u}") },
+        ImageError::Unsupported(u) => match u.kind() {
+            UnsupportedErrorKind::Format(format) => {
+                let name = match format {
+                    ImageFormatHint::Exact(f) => format!("{f:?}").to_uppercase(),
+                    ImageFormatHint::Name(n) => n.to_uppercase(),
+                    ImageFormatHint::PathExtension(e) => e.to_string_lossy().to_uppercase(),
+                    _ => "this format of".into(),
+                };
+                Error::Decode { path, reason: format!("{name} images cannot be read (supported: {SUPPORTED_INPUTS}); convert it to PNG or JPEG first") }
+            }
+            UnsupportedErrorKind::Color(c) => {
+                Error::Decode { path, reason: format!("its colour type ({c:?}) is not supported; convert it to 8-bit RGB PNG or JPEG first") }
+            }
+            _ => Error::Decode { path, reason: format!("it uses a feature of its format that cannot be decoded ({u}); convert it to PNG or JPEG first") },
+        },
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             Error::Decode { path, reason: "the file is truncated".into() }
         }
@@ -457,5 +489,30 @@ mod tests {
             }
         }
         !crc
+    }
+
+    fn gif(frames: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        {
+            let mut enc = image::codecs::gif::GifEncoder::new(&mut bytes);
+            for i in 0..frames {
+                let frame = image::RgbaImage::from_pixel(8, 6, image::Rgba([40 * i as u8, 100, 200, 255]));
+                enc.encode_frame(image::Frame::new(frame)).unwrap();
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn animated_gifs_are_told_apart_and_give_their_first_frame() {
+        assert!(gif_is_animated(&gif(3)));
+        assert!(!gif_is_animated(&gif(1)));
+        assert!(!gif_is_animated(b"GIF89a not really"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.gif");
+        std::fs::write(&path, gif(3)).unwrap();
+        let img = load_rgb(&path).unwrap();
+        assert_eq!(img.dimensions(), (8, 6));
+        assert_eq!(img.get_pixel(0, 0).0[0], 0, "the first frame");
     }
 }

@@ -48,6 +48,28 @@ pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A progress bar style from an indicatif template, with `{rate}`: items per second to
+/// one decimal ("7.3/s", not indicatif's "7.3435/s"). A template is fixed text: a bad
+/// one is a programming error, caught by the tests.
+pub fn bar_style(template: &str) -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|e| panic!("progress bar template {template:?}: {e}"))
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate_text(state.per_sec()));
+        })
+}
+
+/// "7.3/s" below 10 per second, "24/s" above.
+pub fn rate_text(rate: f64) -> String {
+    if !rate.is_finite() {
+        "-".into()
+    } else if rate >= 10.0 {
+        format!("{rate:.0}/s")
+    } else {
+        format!("{rate:.1}/s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -55,5 +77,14 @@ mod tests {
         assert_eq!(super::count(1u32, "style", "styles"), "1 style");
         assert_eq!(super::count(0u32, "style", "styles"), "0 styles");
         assert_eq!(super::count(3u64, "iteration", "iterations"), "3 iterations");
+    }
+
+    #[test]
+    fn bar_rate_is_short() {
+        assert_eq!(super::rate_text(7.3435), "7.3/s");
+        assert_eq!(super::rate_text(24.6), "25/s");
+        assert_eq!(super::rate_text(f64::INFINITY), "-");
+        // The templates the binaries use build.
+        super::bar_style("{prefix}{bar:30} {pos}/{len} frames  {rate}  eta {eta}  {msg}");
     }
 }

@@ -58,7 +58,14 @@ impl StyleModel {
                 Ok(session) => {
                     let info = validate(&session).map_err(model_err)?;
                     if config.provider == Provider::Auto {
-                        tracing::info!("execution provider: {provider} (auto)");
+                        // Said once per process and provider, not once per model (sheet and
+                        // live load many).
+                        static SAID: std::sync::Mutex<Vec<Provider>> = std::sync::Mutex::new(Vec::new());
+                        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+                        if !said.contains(&provider) {
+                            said.push(provider);
+                            tracing::info!("execution provider: {provider} (auto)");
+                        }
                     }
                     return Ok(Self { session, info, path: path.to_path_buf(), provider });
                 }

@@ -195,7 +195,9 @@ fn bad_inputs_fail_cleanly() {
     // (case, input, output file name, what the error must say); the error names the
     // input, except for the bad output name, where it names the output.
     let cases = [
-        ("missing", s.path("in/missing.png"), "out.png", "cannot read"),
+        ("missing", s.path("in/missing.png"), "out.png", "no such file"),
+        // An AVIF file: recognised, but not a format nst reads.
+        ("avif", s.write("in/photo.avif", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf\x00\x00\x00\x00"), "out.png", "AVIF images cannot be read"),
         ("empty", s.write("in/empty.png", b""), "out.png", "empty"),
         ("truncated", s.write("in/truncated.png", &png[..png.len() / 2]), "out.png", "cannot decode"),
         ("text", s.write("in/notes.png", b"these are notes, not a picture\n"), "out.png", "not a supported image"),
@@ -212,6 +214,47 @@ fn bad_inputs_fail_cleanly() {
         assert!(!run.stderr.contains("panicked"), "{case}:\n{}", run.stderr);
         assert_nothing_written(&out_dir, &run);
     }
+}
+
+#[test]
+fn library_wording_does_not_leak() {
+    let s = Scratch::new();
+    let missing = s.path("in/missing.png");
+    let run = s.stylize(&[&missing], &s.path("out.png"), &[]);
+    for leak in ["entity not found", "os error", "unsupported variant"] {
+        assert!(!run.stderr.contains(leak), "{leak}:\n{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("stylized 0 of"), "{}", run.stderr);
+    // An empty folder: its error, and no "stylized 0 of 1 images".
+    let empty = s.mkdir("empty");
+    let run = s.stylize(&[&empty], &s.path("out"), &[]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("has no images") && run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert!(!run.stderr.contains("stylized 0 of"), "{}", run.stderr);
+}
+
+#[test]
+fn an_animated_gif_is_stylized_from_its_first_frame_with_a_warning() {
+    let s = Scratch::new();
+    let mut bytes = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new(&mut bytes);
+        for i in 0..3u8 {
+            let frame = RgbaImage::from_pixel(40, 30, Rgba([80 * i, 120, 200, 255]));
+            enc.encode_frame(image::Frame::new(frame)).expect("encode a GIF frame");
+        }
+    }
+    let input = s.write("in/anim.gif", &bytes);
+    let output = s.path("out/anim.png");
+    let run = s.stylize(&[&input], &output, &[]);
+    run.assert_ok();
+    assert!(run.stderr.contains("animated GIF") && run.stderr.contains("first frame"), "{}", run.stderr);
+    assert_eq!(decode(&output).dimensions(), (40, 30));
+    // A still GIF: no warning.
+    let still = s.image("in/still.gif", pattern(40, 30));
+    let run = s.stylize(&[&still], &s.path("out/still.png"), &[]);
+    run.assert_ok();
+    assert!(!run.stderr.contains("animated"), "{}", run.stderr);
 }
 
 #[test]
@@ -291,7 +334,7 @@ fn batch_never_overwrites_an_input() {
     let inputs_before: Vec<_> = ["x.png", "x.gif"].map(|n| std::fs::read(dir.join(n)).expect("read input")).into();
     let run = s.stylize(&[&dir], &dir, &[]);
     assert!(!run.success, "{}", run.stderr);
-    assert!(run.stderr.contains("stylized 0 of 2 images"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
     assert_eq!(tree(&dir), paths(["x.gif", "x.png"]));
     let inputs_after: Vec<_> = ["x.png", "x.gif"].map(|n| std::fs::read(dir.join(n)).expect("read input")).into();
     assert!(inputs_after == inputs_before, "an input was overwritten");

@@ -172,6 +172,8 @@ fn damaged_and_truncated_inputs_are_refused_with_nothing_left_behind() {
     let bytes = std::fs::read(&faststart).unwrap();
     let cut_faststart = s.write("in/cut_faststart.mp4", &bytes[..bytes.len() / 2]);
     let text = s.write("in/notes.mp4", "not a video at all\n");
+    // A photo is not a one-frame video.
+    let photo = s.image("in/photo.jpg", pattern(64, 48));
     let empty = s.write("in/empty.mp4", "");
 
     let mut cases = vec![
@@ -179,6 +181,7 @@ fn damaged_and_truncated_inputs_are_refused_with_nothing_left_behind() {
         (cut_faststart, "truncated"),
         (text, "cannot read the video"),
         (empty, "empty"),
+        (photo, "still image"),
     ];
     match shared_dir().map(|d| d.join("videos/Megamind_bugy.avi")).filter(|p| p.is_file()) {
         Some(megamind) => cases.push((megamind, "damaged")),

@@ -71,7 +71,9 @@ pub fn save(path: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) ->
 /// Reads a checkpoint, refusing files that are not nst checkpoints of a known version.
 pub fn load(path: &Path) -> anyhow::Result<Checkpoint> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
-    let st = SafeTensors::deserialize(&bytes).with_context(|| format!("{}: not a checkpoint (not a safetensors file)", path.display()))?;
+    // safetensors' own words ("HeaderTooLarge") say nothing to a user: it is not a checkpoint.
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|_| anyhow::anyhow!("{}: not an nst-train checkpoint (not a safetensors file); pass the run folder or its checkpoint.safetensors", path.display()))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)?;
     let json = header
         .metadata()

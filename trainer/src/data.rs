@@ -14,10 +14,16 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use nst_runtime::{batch::is_image_name, imageio};
+use nst_runtime::imageio::{self, is_image_name};
 
 /// The image files of a dataset folder (recursively, sorted, hidden files skipped).
 pub fn scan(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if dir.is_file() {
+        bail!(
+            "{}: is a file; --dataset takes a folder of photos (e.g. COCO train2014, see datasets/README.md)",
+            dir.display()
+        );
+    }
     if !dir.is_dir() {
         bail!(
             "{}: dataset folder not found; pass --dataset DIR, a folder of photos (e.g. COCO train2014, see datasets/README.md)",

@@ -8,7 +8,9 @@ use tch::Device;
 pub enum DeviceArg {
     /// CUDA when libtorch sees a GPU, else CPU.
     Auto,
+    /// The CPU.
     Cpu,
+    /// An NVIDIA GPU (needs a CUDA build of libtorch).
     Cuda,
 }
 

@@ -81,8 +81,14 @@ impl TrainSettings {
         if self.image_size < 16 {
             bail!("--image-size must be at least 16, got {}", self.image_size);
         }
-        if self.batch_size == 0 || self.iterations == 0 || self.lr <= 0.0 {
-            bail!("--batch-size, --iterations and --lr must be positive");
+        if self.batch_size == 0 {
+            bail!("--batch-size must be at least 1");
+        }
+        if self.iterations == 0 {
+            bail!("--iterations must be at least 1");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            bail!("--lr must be a positive number, got {}", self.lr);
         }
         if self.content_layers.is_empty() || self.style_layers.is_empty() {
             bail!("--content-layers and --style-layers need at least one layer each");
@@ -248,6 +254,28 @@ pub fn claim_run_dir(dir: &Path, overwrite: bool) -> anyhow::Result<()> {
     }
     tracing::info!("--overwrite: deleted the previous run in {}", dir.display());
     Ok(())
+}
+
+/// Checks what a run reads before anything is written or deleted (and before the
+/// "training ..." line): the VGG-19 weights, the style image, the dataset, and the
+/// `--init-from` checkpoint.
+pub fn check_inputs(settings: &TrainSettings) -> anyhow::Result<()> {
+    vgg::default_weights_path().context("VGG-19 weights (weights/vgg19.safetensors) not found: run `make setup`")?;
+    imageio::load_rgb(&settings.style_image).context("cannot use the style image (--style)")?;
+    data::scan(&settings.dataset)?;
+    if let Some(path) = &settings.init_from {
+        checkpoint::load(&checkpoint::in_run(path)).context("--init-from")?;
+    }
+    Ok(())
+}
+
+/// A device as people write it: `cpu`, `cuda:0`.
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
 }
 
 /// Trains according to `settings`, optionally continuing from a checkpoint. `stop` is

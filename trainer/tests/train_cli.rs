@@ -212,6 +212,25 @@ fn bad_inputs_are_refused_clearly() {
     let err = run(&["--iterations", "2", "--dataset", f.path("empty").to_str().unwrap()]);
     assert!(err.contains("no images"), "{err}");
 
+    // A file given as the dataset folder: said as such.
+    let err = run(&["--iterations", "2", "--dataset", f.path("broken.jpg").to_str().unwrap()]);
+    assert!(err.contains("is a file") && !err.contains("not found"), "{err}");
+
+    // Each bad number names its own option.
+    let err = run(&["--iterations", "0"]);
+    assert!(err.contains("--iterations must be at least 1") && !err.contains("--batch-size"), "{err}");
+    let err = run(&["--iterations", "2", "--batch-size", "0"]);
+    assert!(err.contains("--batch-size") && !err.contains("--iterations"), "{err}");
+
+    // Not a checkpoint: no safetensors jargon ("HeaderTooLarge").
+    let err = run(&["--iterations", "2", "--init-from", f.path("broken.jpg").to_str().unwrap()]);
+    assert!(err.contains("not an nst-train checkpoint") && !err.contains("HeaderTooLarge"), "{err}");
+
+    // Bad inputs are found before the run is announced.
+    let err = run(&["--iterations", "2", "--style", f.path("missing.jpg").to_str().unwrap()]);
+    assert!(!err.contains("training '"), "{err}");
+    assert!(err.contains("no such file"), "{err}");
+
     let err = run(&["--iterations", "2", "-o", "/proc/nope/model.onnx"]);
     assert!(err.contains("model.onnx"), "{err}");
 

@@ -166,6 +166,13 @@ pub fn parse(path: &Path, json: &Value) -> std::result::Result<VideoInfo, String
         .iter()
         .find(|s| s["codec_type"] == "video" && !is_cover_art(s))
         .ok_or_else(|| "no video stream in the file".to_string())?;
+    // ffmpeg opens a photo as a one-frame "video" (image2, png_pipe, ...): a video of it
+    // would be a single frame, which nobody asks for.
+    let format = json["format"]["format_name"].as_str().unwrap_or("");
+    if format == "image2" || format.ends_with("_pipe") {
+        let codec = video["codec_name"].as_str().unwrap_or("image");
+        return Err(format!("is a still image ({codec}), not a video; use `nst stylize` for photos"));
+    }
     let index = |s: &Value| s["index"].as_u64().unwrap_or(0) as u32;
     let (width, height) = (video["width"].as_u64().unwrap_or(0) as u32, video["height"].as_u64().unwrap_or(0) as u32);
     if width == 0 || height == 0 {
@@ -292,6 +299,18 @@ mod tests {
         // 0.5 s from 1.0 s: 15 frames at 29.97 fps.
         assert_eq!(info.expected_frames(Some(1.0), None), Some((15, false)));
         assert_eq!(info.expected_frames(None, Some(0.5)), Some((15, false)));
+    }
+
+    #[test]
+    fn a_still_image_is_not_a_video() {
+        for format in ["image2", "png_pipe", "webp_pipe"] {
+            let json = json!({"streams": [stream(json!({"codec_name": "mjpeg"}))], "format": {"format_name": format}});
+            let err = parse(Path::new("photo.jpg"), &json).unwrap_err();
+            assert!(err.contains("still image") && err.contains("nst stylize"), "{format}: {err}");
+        }
+        // An animated GIF is a video to ffmpeg, and converts.
+        let json = json!({"streams": [stream(json!({"codec_name": "gif"}))], "format": {"format_name": "gif"}});
+        assert!(parse(Path::new("a.gif"), &json).is_ok());
     }
 
     #[test]

@@ -83,20 +83,26 @@ struct TrainArgs {
     /// Longer side of the style image for the style targets (sets the stroke scale).
     #[arg(long, default_value_t = 512)]
     style_size: u32,
-    #[arg(long, default_value_t = 4)]
+    /// Training crops per step; more is smoother and slower per step.
+    #[arg(long, default_value_t = 4, value_name = "N")]
     batch_size: usize,
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
-    /// Number of training steps (one batch each). With --resume: extend the run to this many.
-    #[arg(long, conflicts_with = "epochs")]
+    /// Number of training steps (one batch each) [default: 2000]. With --resume: extend
+    /// the run to this many.
+    #[arg(long, conflicts_with = "epochs", value_name = "N")]
     iterations: Option<u64>,
     /// Passes over the dataset (alternative to --iterations).
     #[arg(long)]
     epochs: Option<f64>,
-    #[arg(long, value_delimiter = ',', default_value = "relu4_2")]
+    /// VGG-19 layers whose features the output must keep from the photo, comma-separated
+    /// (relu1_1 ... relu5_4).
+    #[arg(long, value_delimiter = ',', default_value = "relu4_2", value_name = "LAYERS")]
     content_layers: Vec<String>,
-    #[arg(long, value_delimiter = ',', default_value = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")]
+    /// VGG-19 layers whose Gram matrices the output must match to the painting,
+    /// comma-separated (relu1_1 ... relu5_4).
+    #[arg(long, value_delimiter = ',', default_value = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1", value_name = "LAYERS")]
     style_layers: Vec<String>,
     /// Weight of the content loss (feature MSE).
     #[arg(long, default_value_t = 5.0)]
@@ -107,6 +113,7 @@ struct TrainArgs {
     /// Weight of the total-variation loss (mean |gradient|).
     #[arg(long, default_value_t = 0.5)]
     tv_weight: f64,
+    /// Random seed: the initial weights and the order and crops of the training photos.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
@@ -149,7 +156,8 @@ struct NetworkArgs {
     /// Channels of the first layer [default: 32 for full, 16 for fast].
     #[arg(long)]
     base_channels: Option<i64>,
-    /// Residual blocks at the bottleneck [default: 5 for full, 3 for fast].
+    /// Residual blocks at the bottleneck: more capacity, slower [default: 5 for full, 3 for
+    /// fast].
     #[arg(long)]
     residual_blocks: Option<usize>,
     /// Normalisation of the fast network: instance (every layer), deep (1/4 resolution
@@ -292,6 +300,7 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
     };
     settings.validate()?;
     check_output_writable(&settings.output)?;
+    train::check_inputs(&settings)?;
     if !args.resume {
         if let Some(init) = &settings.init_from {
             let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
@@ -314,14 +323,14 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
     .context("installing the Ctrl-C handler")?;
 
     eprintln!(
-        "training '{}' ({} network) on {} for {} (batch {}, {} px) on {:?}; run folder {}",
+        "training '{}' ({} network) on {} for {} (batch {}, {} px) on {}; run folder {}",
         settings.style_name,
         settings.model.family.variant(),
         settings.dataset.display(),
         nst_runtime::logging::count(settings.iterations, "iteration", "iterations"),
         settings.batch_size,
         settings.image_size,
-        device,
+        train::device_name(device),
         settings.checkpoint_dir.display()
     );
     match train::train(&settings, device, resume, stop)? {

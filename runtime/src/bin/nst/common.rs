@@ -1,0 +1,58 @@
+//! Options and helpers shared by the commands: the model to load and the thread count.
+
+use nst_runtime::bundled;
+use nst_runtime::contract::Variant;
+use nst_runtime::ep::Provider;
+use nst_runtime::model::{SessionConfig, StyleModel};
+
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// Model: a bundled style (see `nst styles`; case and a trailing .onnx do not matter)
+    /// or a path to an .onnx file [default: vg_starry_night].
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// Variant of a bundled style: full (best quality) or fast (real time on a CPU)
+    /// [default: fast for `nst live`, full otherwise].
+    #[arg(long, value_enum)]
+    pub variant: Option<Variant>,
+    /// Execution provider. An explicitly requested one that cannot start is an error.
+    #[arg(long, value_enum, default_value_t = Provider::Auto)]
+    pub ep: Provider,
+    /// Inference threads [default: one per physical core].
+    #[arg(long, value_parser = parse_threads)]
+    pub threads: Option<usize>,
+}
+
+impl ModelArgs {
+    pub fn session(&self) -> SessionConfig {
+        SessionConfig { provider: self.ep, threads: self.threads }
+    }
+}
+
+/// Loads `--model` in `--variant`, or in `default` when none is given (then a style
+/// without that variant falls back to its other one, with a warning).
+pub fn load_model(args: &ModelArgs, default: Variant) -> anyhow::Result<StyleModel> {
+    let variant = args.variant.unwrap_or(default);
+    let resolved = bundled::resolve(args.model.as_deref(), variant, args.variant.is_none())?;
+    let path = resolved.path().to_path_buf();
+    let config = args.session();
+    let model = StyleModel::load(&path, &config)?;
+    let info = model.info();
+    if !info.trained {
+        tracing::warn!(
+            "{} is an untrained (randomly initialised) network: the output shows the pipeline working, not a painting style",
+            path.display()
+        );
+    }
+    tracing::info!("model: {} ({} variant, {}, on {})", info.style_name, info.variant, path.display(), model.provider());
+    Ok(model)
+}
+
+/// `--threads N`: at least 1.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (leave --threads out for one per physical core)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number of threads")),
+    }
+}

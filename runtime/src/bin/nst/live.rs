@@ -1,0 +1,190 @@
+//! `nst live` and `nst devices`: real time, in a window or headless, and the cameras.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use nst_runtime::bundled;
+use nst_runtime::contract::Variant;
+use nst_runtime::live;
+use nst_runtime::model::StyleModel;
+use nst_runtime::video;
+
+use crate::common::{load_model, ModelArgs};
+
+#[derive(Args)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Frames from: camera or camera:N (see `nst devices`), a video file (played in real time), or test (a moving pattern).
+    #[arg(long, default_value = "camera:0", value_parser = parse_source, value_name = "camera:N|FILE|test")]
+    source: live::SourceSpec,
+    /// Capture size: what the camera is asked for, the test pattern's size, the box a video is scaled into.
+    #[arg(long, default_value = "640x480", value_parser = live::parse_resolution, value_name = "WxH")]
+    resolution: (u32, u32),
+    /// Frame rate of the test pattern.
+    #[arg(long, default_value_t = 30.0, value_name = "FPS")]
+    test_fps: f64,
+    /// No window: run the pipeline, print FPS and latency at the end (use with --frames and --record).
+    #[arg(long)]
+    headless: bool,
+    /// Stop after N frames shown (or recorded, headless).
+    #[arg(long, value_name = "N")]
+    frames: Option<u64>,
+    /// Record the stylized frames to this file (.mp4, .m4v, .mov or .mkv) from the start; `r` toggles recording.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Inference scale, 0.25 to 1: smaller is faster and less detailed (`+`/`-` change it).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f32,
+    /// Mirror the picture (`m` toggles).
+    #[arg(long)]
+    mirror: bool,
+    /// Show the original beside the stylized picture (`o` toggles).
+    #[arg(long)]
+    side_by_side: bool,
+    /// Start with the FPS/latency overlay hidden (`f` toggles).
+    #[arg(long)]
+    no_overlay: bool,
+    /// Folder for snapshots (`s`) and recordings started with `r`.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    snapshot_dir: PathBuf,
+    /// Load only --model, not every bundled style (starts faster; n/p have nothing to switch to).
+    #[arg(long)]
+    one_style: bool,
+    /// Print the figures as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Benchmark: time the network alone on --frames frames of the source (default 30), no pipeline, and exit.
+    #[arg(long)]
+    raw_inference: bool,
+}
+
+fn parse_source(s: &str) -> Result<live::SourceSpec, String> {
+    s.parse()
+}
+
+/// The models of `nst live`: --model first, then (unless `one`) every other bundled
+/// style, loaded up front so that switching styles is instant.
+fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<Vec<Box<dyn live::Stylizer>>> {
+    let first = load_model(args, Variant::Fast)?;
+    let first_name = first.info().style_name.clone();
+    let first_path = std::fs::canonicalize(first.path()).unwrap_or_else(|_| first.path().to_path_buf());
+    let mut models: Vec<Box<dyn live::Stylizer>> = vec![Box::new(first)];
+    if !one {
+        let config = args.session();
+        // Every other style in the variant asked for (fast by default), or its other
+        // variant where it has only that one.
+        let variant = args.variant.unwrap_or(Variant::Fast);
+        let all = bundled::list();
+        for name in bundled::style_names(&all) {
+            let Some(style) = all.iter().find(|s| s.name == name && s.variant == variant).or_else(|| all.iter().find(|s| s.name == name)) else {
+                continue;
+            };
+            if name == first_name || std::fs::canonicalize(&style.path).unwrap_or_else(|_| style.path.clone()) == first_path {
+                continue;
+            }
+            match StyleModel::load(&style.path, &config) {
+                Ok(model) => models.push(Box::new(model)),
+                Err(e) => tracing::warn!("style {} left out: {e}", style.name),
+            }
+        }
+    }
+    Ok(models)
+}
+
+pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
+    let options = live::Options {
+        frames: args.frames,
+        headless: args.headless,
+        record: args.record.clone(),
+        snapshot_dir: args.snapshot_dir.clone(),
+        style: 0,
+        scale: args.scale,
+        mirror: args.mirror,
+        side_by_side: args.side_by_side,
+        overlay: !args.no_overlay,
+    };
+    options.validate()?;
+    live::preflight(&args.source, args.headless || args.raw_inference)?;
+    if args.raw_inference {
+        return raw_inference(&args);
+    }
+    let models = live_models(&args.model, args.one_style)?;
+    let (spec, resolution, rate) = (args.source.clone(), args.resolution, args.test_fps);
+    let open: live::Opener = Box::new(move || live::open_source(&spec, resolution, Some(rate)));
+    let report = live::run(open, models, &options, video::interrupt_flag())?;
+    if report.ending == live::Ending::Interrupted {
+        eprintln!("stopped (Ctrl-C)");
+    }
+    if args.json {
+        let recordings: Vec<_> = report.recordings.iter().map(|(p, n)| serde_json::json!({"path": p, "frames": n})).collect();
+        let out = serde_json::json!({
+            "source": args.source.to_string(),
+            "resolution": [args.resolution.0, args.resolution.1],
+            "summary": report.summary,
+            "ending": report.ending,
+            "recordings": recordings,
+            "snapshots": report.snapshots,
+            "error": report.error.as_ref().map(|e| e.to_string()),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if report.summary.frames > 0 {
+        println!("{}", report.summary);
+    }
+    match report.error {
+        Some(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `nst live --raw-inference`: the network alone on frames of the source.
+fn raw_inference(args: &LiveArgs) -> anyhow::Result<ExitCode> {
+    let mut model = load_model(&args.model, Variant::Fast)?;
+    let mut source = live::open_source(&args.source, args.resolution, Some(args.test_fps))?;
+    let frames = args.frames.unwrap_or(30) as usize;
+    let raw = live::raw_inference(source.as_mut(), &mut model, frames)?;
+    if args.json {
+        let out = serde_json::json!({"source": args.source.to_string(), "resolution": [args.resolution.0, args.resolution.1], "raw_inference": raw});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let (w, h) = source.size();
+        println!(
+            "raw inference: {} frames of {w}x{h} in {:.2} s: {:.2} fps (mean {:.1} ms, p95 {:.1} ms per frame)",
+            raw.frames, raw.seconds, raw.fps, raw.mean_ms, raw.p95_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn devices(json: bool) -> anyhow::Result<ExitCode> {
+    let cameras = live::camera::describe_all()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&cameras)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cameras.is_empty() {
+        println!("no cameras found (`nst live --source test` runs without one, and so does a video file)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for cam in cameras {
+        println!("camera:{}  {}  {}", cam.index, cam.name, cam.description);
+        match cam.formats {
+            Ok(formats) if formats.is_empty() => println!("    no format nst can read"),
+            Ok(formats) => {
+                let mut kinds: Vec<&str> = formats.iter().map(|f| f.0.as_str()).collect();
+                kinds.dedup();
+                for kind in kinds {
+                    let sizes: Vec<String> =
+                        formats.iter().filter(|f| f.0 == kind).map(|(_, w, h, fps)| format!("{w}x{h}@{fps}")).collect();
+                    println!("    {kind:<6} {}", sizes.join(", "));
+                }
+            }
+            Err(e) => println!("    cannot read its formats: {e}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,85 @@
+//! `nst stylize`: images and folders of images.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use indicatif::ProgressBar;
+use nst_runtime::logging::bar_style;
+use nst_runtime::batch::{self, StylizeOptions};
+use nst_runtime::contract::Variant;
+use nst_runtime::logging::count;
+
+use crate::common::{load_model, ModelArgs};
+
+#[derive(Args)]
+pub struct StylizeArgs {
+    /// Input images or folders of images.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output file (one input) or folder (several inputs, or a folder input).
+    #[arg(short, long)]
+    output: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Downscale so the longer side is at most N pixels before stylizing [default: the
+    /// photo's own size].
+    #[arg(long, value_name = "N")]
+    max_size: Option<u32>,
+    /// Blend with the original: 1 = fully stylized, 0 = unchanged.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    strength: f32,
+    /// Keep the photo's colours: stylized luminance, original chroma.
+    #[arg(long)]
+    preserve_color: bool,
+}
+
+pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
+    let options = StylizeOptions { max_size: args.max_size, strength: args.strength, preserve_color: args.preserve_color };
+    options.validate()?;
+    let (jobs, failures) = batch::plan(&args.inputs, &args.output)?;
+    let mut failed: Vec<String> = failures.into_iter().map(|f| f.error.to_string()).collect();
+    for msg in &failed {
+        eprintln!("error: {msg}");
+    }
+    let total = jobs.len() + failed.len();
+    let mut done = 0usize;
+    if !jobs.is_empty() {
+        let mut model = load_model(&args.model, Variant::Full)?;
+        let bar = if jobs.len() > 1 { ProgressBar::new(jobs.len() as u64) } else { ProgressBar::hidden() };
+        bar.set_style(bar_style("{bar:30} {pos}/{len} images  {rate}  eta {eta}  {msg}"));
+        batch::run(&mut model, jobs, &options, |outcome| {
+            bar.inc(1);
+            match &outcome.result {
+                Ok(()) => {
+                    done += 1;
+                    bar.set_message(outcome.job.input.display().to_string());
+                    tracing::debug!("{} -> {}", outcome.job.input.display(), outcome.job.output.display());
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("error: {e}"));
+                    failed.push(e.to_string());
+                }
+            }
+        });
+        bar.finish_and_clear();
+    }
+    if total == 1 && failed.is_empty() {
+        eprintln!("wrote {}", args.output.display());
+    } else if done == 0 {
+        // Each failure has had its error line; say only that nothing came of the run.
+        eprintln!("nothing was written to {}", args.output.display());
+    } else {
+        eprintln!("stylized {done} of {} into {}", count(total as u64, "image", "images"), args.output.display());
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if total > 1 && done > 0 {
+        eprintln!("{} failed:", failed.len());
+        for msg in &failed {
+            eprintln!("  {msg}");
+        }
+    }
+    Ok(ExitCode::FAILURE)
+}
