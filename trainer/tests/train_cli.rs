@@ -270,7 +270,7 @@ fn checkpoint_of_another_architecture_is_refused() {
     std::fs::write(f.path("junk.safetensors"), b"junk").unwrap();
     let out = Command::new(BIN).args(["export", "--checkpoint", f.path("junk.safetensors").to_str().unwrap(), "-o", f.path("x.onnx").to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not a checkpoint"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not an nst-train checkpoint"), "{}", stderr(&out));
 }
 
 #[test]
