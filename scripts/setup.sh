@@ -23,8 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  # apt's own chatter ("debconf: delaying package configuration ...") goes to a log,
+  # shown only when something fails.
+  apt_log=$(mktemp)
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"; } >"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    echo "setup: installing ${missing[*]} failed (apt's output above)" >&2
+    exit 1
+  fi
+  rm -f "$apt_log"
 fi
 
 # 2. Python environment -------------------------------------------------------------
