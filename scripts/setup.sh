@@ -11,7 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+# Bold only on a terminal, and not with NO_COLOR.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+else
+  say() { printf 'setup: %s\n' "$*"; }
+fi
 
 # 1. Debian packages ---------------------------------------------------------------
 APT_PACKAGES=(libclang-dev pkg-config ffmpeg xvfb xauth python3-venv libx11-6 libxcursor1 linux-libc-dev xdotool)

@@ -63,6 +63,12 @@ fn sheet_shows_the_original_and_every_trained_style_and_reports_failures() {
     let out3 = s.path("three.jpg");
     Run::of(nst().env("NST_WEIGHTS_DIR", &dir).args(["sheet", "--ep", "cpu", "--styles", "a_identity,b_untrained", "--columns", "3"]).arg(&photo).arg("-o").arg(&out3)).assert_ok();
     assert_eq!(decode(&out3).width(), 6 + 3 * (64 + 6));
+
+    // With --ep auto, the provider is said once, not once per style.
+    let auto = s.path("auto.png");
+    let run = Run::of(nst().env("NST_WEIGHTS_DIR", &dir).args(["sheet", "--styles", "a_identity,b_untrained"]).arg(&photo).arg("-o").arg(&auto));
+    run.assert_ok();
+    assert_eq!(run.stderr.matches("execution provider:").count(), 1, "{}", run.stderr);
 }
 
 #[test]
