@@ -98,9 +98,7 @@ pub struct MediaKind {
 impl MediaKind {
     /// Whether a file name has one of this kind's extensions.
     pub fn matches(&self, path: &Path) -> bool {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| self.extensions.contains(&e.to_ascii_lowercase().as_str()))
+        imageio::has_extension(path, self.extensions)
     }
 }
 

@@ -60,7 +60,13 @@ pub fn load(path: &Path) -> Result<Picture> {
 
 /// Whether a file name has one of the image extensions we read.
 pub fn is_image_name(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    has_extension(path, IMAGE_EXTENSIONS)
+}
+
+/// Whether a path's extension, without regard to case, is one of `extensions`
+/// (lower-case, without the dot).
+pub fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Decodes an image file into RGB only (alpha dropped), oriented and limited like [`load`].

@@ -433,3 +433,11 @@ pub fn shared_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
     dir.is_dir().then_some(dir)
 }
+
+/// The `--help` text of a built binary (`args`: a subcommand, or nothing), uncoloured;
+/// panics when `--help` fails.
+pub fn help_text(bin: &str, args: &[&str]) -> String {
+    let out = Command::new(binary(bin)).args(args).arg("--help").env("NO_COLOR", "1").output().expect("run --help");
+    assert!(out.status.success(), "{bin} {args:?} --help failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 help")
+}

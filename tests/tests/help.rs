@@ -2,8 +2,6 @@
 //! description, every command shows `-v` and `-q`, and the options named alike mean
 //! the same thing.
 
-use std::process::Command;
-
 use nst_tests::*;
 
 /// Each (binary, subcommand) pair whose help is checked.
@@ -21,12 +19,6 @@ const HELPS: &[(&str, &[&str])] = &[
     ("nst-classic", &[]),
     ("nst-eval", &[]),
 ];
-
-fn help(bin: &str, sub: &[&str]) -> String {
-    let out = Command::new(binary(bin)).args(sub).arg("--help").env("NO_COLOR", "1").output().expect("run --help");
-    assert!(out.status.success(), "{bin} {sub:?} --help failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8 help")
-}
 
 /// The options (`--name`) of a long help text whose next non-empty line is not an
 /// indented description; and the possible values listed without one.
@@ -58,7 +50,7 @@ fn undescribed(text: &str) -> Vec<String> {
 fn every_option_and_value_is_described() {
     let mut problems = Vec::new();
     for (bin, sub) in HELPS {
-        for item in undescribed(&help(bin, sub)) {
+        for item in undescribed(&help_text(bin, sub)) {
             problems.push(format!("{bin} {}: {item}", sub.join(" ")));
         }
     }
@@ -68,7 +60,7 @@ fn every_option_and_value_is_described() {
 #[test]
 fn every_binary_has_verbose_and_quiet() {
     for (bin, sub) in HELPS {
-        let text = help(bin, sub);
+        let text = help_text(bin, sub);
         assert!(text.contains("-v, --verbose") && text.contains("-q, --quiet"), "{bin} {sub:?} has no -v/-q:\n{text}");
     }
 }
@@ -85,7 +77,7 @@ fn defaults_are_shown() {
         ("nst-train", &[], "--iterations"),
         ("nst-train", &[], "--output"),
     ] {
-        let text = help(bin, sub);
+        let text = help_text(bin, sub);
         let start = text.find(&format!("{option} ")).unwrap_or_else(|| panic!("{bin} {sub:?}: no {option}"));
         let block = &text[start..];
         let end = block[2..].find("\n  -").map_or(block.len(), |e| e + 2);

@@ -38,11 +38,6 @@ fn examples(readme: &str) -> Vec<Vec<String>> {
     out
 }
 
-fn help(bin: &str, sub: Option<&str>) -> String {
-    let out = Command::new(binary(bin)).args(sub).arg("--help").output().expect("run --help");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn readme() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).expect("read README.md")
 }
@@ -53,8 +48,8 @@ fn readme_examples_use_only_existing_options() {
     assert!(examples.len() >= 15, "too few examples found in the README: {examples:?}");
     let mut stale = Vec::new();
     for words in &examples {
-        let sub = (words[0] == "nst").then(|| words[1].as_str());
-        let text = help(&words[0], sub);
+        let sub: Vec<&str> = if words[0] == "nst" { vec![words[1].as_str()] } else { vec![] };
+        let text = help_text(&words[0], &sub);
         for w in words.iter().filter(|w| w.starts_with('-')) {
             let flag = w.split('=').next().unwrap_or(w);
             let known = if flag.starts_with("--") { text.contains(&format!("{flag} ")) || text.contains(&format!("{flag}\n")) } else { text.contains(&format!("{flag}, ")) };

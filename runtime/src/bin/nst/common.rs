@@ -1,5 +1,6 @@
 //! Options and helpers shared by the commands: the model to load and the thread count.
 
+use nst_runtime::batch::StylizeOptions;
 use nst_runtime::bundled;
 use nst_runtime::contract::Variant;
 use nst_runtime::ep::Provider;
@@ -15,6 +16,13 @@ pub struct ModelArgs {
     /// [default: fast for `nst live`, full otherwise].
     #[arg(long, value_enum)]
     pub variant: Option<Variant>,
+    #[command(flatten)]
+    pub hardware: HardwareArgs,
+}
+
+/// Where inference runs: `--ep` and `--threads` (with a model, or for sheet's many).
+#[derive(clap::Args)]
+pub struct HardwareArgs {
     /// Execution provider. An explicitly requested one that cannot start is an error.
     #[arg(long, value_enum, default_value_t = Provider::Auto)]
     pub ep: Provider,
@@ -23,9 +31,30 @@ pub struct ModelArgs {
     pub threads: Option<usize>,
 }
 
-impl ModelArgs {
+impl HardwareArgs {
     pub fn session(&self) -> SessionConfig {
         SessionConfig { provider: self.ep, threads: self.threads }
+    }
+}
+
+/// What is done to each picture, in stylize and video: size, strength, colours.
+#[derive(clap::Args)]
+pub struct PictureArgs {
+    /// Downscale so the longer side is at most N pixels before stylizing (video: sides
+    /// rounded to even numbers) [default: the input's own size].
+    #[arg(long, value_name = "N")]
+    pub max_size: Option<u32>,
+    /// Blend with the original: 1 = fully stylized, 0 = unchanged.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub strength: f32,
+    /// Keep the input's colours: stylized luminance, original chroma.
+    #[arg(long)]
+    pub preserve_color: bool,
+}
+
+impl PictureArgs {
+    pub fn options(&self) -> StylizeOptions {
+        StylizeOptions { max_size: self.max_size, strength: self.strength, preserve_color: self.preserve_color }
     }
 }
 
@@ -35,7 +64,7 @@ pub fn load_model(args: &ModelArgs, default: Variant) -> anyhow::Result<StyleMod
     let variant = args.variant.unwrap_or(default);
     let resolved = bundled::resolve(args.model.as_deref(), variant, args.variant.is_none())?;
     let path = resolved.path().to_path_buf();
-    let config = args.session();
+    let config = args.hardware.session();
     let model = StyleModel::load(&path, &config)?;
     let info = model.info();
     if !info.trained {

@@ -72,7 +72,7 @@ fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<Vec<Box<dyn live::
     let first_path = std::fs::canonicalize(first.path()).unwrap_or_else(|_| first.path().to_path_buf());
     let mut models: Vec<Box<dyn live::Stylizer>> = vec![Box::new(first)];
     if !one {
-        let config = args.session();
+        let config = args.hardware.session();
         // Every other style in the variant asked for (fast by default), or its other
         // variant where it has only that one.
         let variant = args.variant.unwrap_or(Variant::Fast);

@@ -8,13 +8,12 @@ use indicatif::ProgressBar;
 use nst_runtime::logging::bar_style;
 use nst_runtime::bundled;
 use nst_runtime::contract::Variant;
-use nst_runtime::ep::Provider;
 use nst_runtime::imageio;
 use nst_runtime::logging::count;
-use nst_runtime::model::{SessionConfig, StyleModel};
+use nst_runtime::model::StyleModel;
 use nst_runtime::sheet;
 
-use crate::common::parse_threads;
+use crate::common::HardwareArgs;
 
 #[derive(Args)]
 pub struct SheetArgs {
@@ -36,12 +35,8 @@ pub struct SheetArgs {
     /// Variant of the bundled styles: full or fast.
     #[arg(long, value_enum, default_value = "full")]
     variant: Variant,
-    /// Execution provider.
-    #[arg(long, value_enum, default_value_t = Provider::Auto)]
-    ep: Provider,
-    /// Inference threads [default: one per physical core].
-    #[arg(long, value_parser = parse_threads)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    hardware: HardwareArgs,
 }
 
 pub fn run(args: SheetArgs) -> anyhow::Result<ExitCode> {
@@ -88,7 +83,7 @@ pub fn run(args: SheetArgs) -> anyhow::Result<ExitCode> {
     let mut tiles = vec![sheet::Tile { image: photo.clone(), title: "original".into(), subtitle: args.photo.file_name().map(|n| n.to_string_lossy().into_owned()) }];
     let bar = ProgressBar::new(specs.len() as u64);
     bar.set_style(bar_style("{bar:30} {pos}/{len} styles  eta {eta}  {msg}"));
-    let config = SessionConfig { provider: args.ep, threads: args.threads };
+    let config = args.hardware.session();
     for (name, path) in &specs {
         bar.set_message(name.clone());
         let result = StyleModel::load(path, &config).and_then(|mut m| {

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use clap::Args;
 use indicatif::ProgressBar;
 use nst_runtime::logging::bar_style;
-use nst_runtime::batch::{self, StylizeOptions};
+use nst_runtime::batch;
 use nst_runtime::contract::Variant;
 use nst_runtime::logging::count;
 
-use crate::common::{load_model, ModelArgs};
+use crate::common::{load_model, ModelArgs, PictureArgs};
 
 #[derive(Args)]
 pub struct StylizeArgs {
@@ -22,20 +22,12 @@ pub struct StylizeArgs {
     output: PathBuf,
     #[command(flatten)]
     model: ModelArgs,
-    /// Downscale so the longer side is at most N pixels before stylizing [default: the
-    /// photo's own size].
-    #[arg(long, value_name = "N")]
-    max_size: Option<u32>,
-    /// Blend with the original: 1 = fully stylized, 0 = unchanged.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    strength: f32,
-    /// Keep the photo's colours: stylized luminance, original chroma.
-    #[arg(long)]
-    preserve_color: bool,
+    #[command(flatten)]
+    picture: PictureArgs,
 }
 
 pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
-    let options = StylizeOptions { max_size: args.max_size, strength: args.strength, preserve_color: args.preserve_color };
+    let options = args.picture.options();
     options.validate()?;
     let (jobs, failures) = batch::plan(&args.inputs, &args.output)?;
     let mut failed: Vec<String> = failures.into_iter().map(|f| f.error.to_string()).collect();

@@ -6,12 +6,11 @@ use std::process::ExitCode;
 use clap::Args;
 use indicatif::ProgressBar;
 use nst_runtime::logging::bar_style;
-use nst_runtime::batch::StylizeOptions;
 use nst_runtime::contract::Variant;
 use nst_runtime::logging::count;
 use nst_runtime::video::{self, VideoOptions};
 
-use crate::common::{load_model, ModelArgs};
+use crate::common::{load_model, ModelArgs, PictureArgs};
 
 #[derive(Args)]
 pub struct VideoArgs {
@@ -23,16 +22,8 @@ pub struct VideoArgs {
     output: PathBuf,
     #[command(flatten)]
     model: ModelArgs,
-    /// Downscale so the longer side is at most N pixels (sides rounded to even numbers)
-    /// [default: the video's own size].
-    #[arg(long, value_name = "N")]
-    max_size: Option<u32>,
-    /// Blend with the original: 1 = fully stylized, 0 = unchanged.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    strength: f32,
-    /// Keep the video's colours: stylized luminance, original chroma.
-    #[arg(long)]
-    preserve_color: bool,
+    #[command(flatten)]
+    picture: PictureArgs,
     /// H.264 quality: 0 (lossless) to 51 (worst); 18-23 look good.
     #[arg(long, default_value_t = 20, value_name = "0-51")]
     crf: u8,
@@ -55,7 +46,7 @@ pub struct VideoArgs {
 
 pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     let options = VideoOptions {
-        image: StylizeOptions { max_size: args.max_size, strength: args.strength, preserve_color: args.preserve_color },
+        image: args.picture.options(),
         crf: args.crf,
         smooth: args.smooth,
         span: video::Span { start: args.start, duration: args.duration },
