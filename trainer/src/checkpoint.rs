@@ -68,6 +68,62 @@ pub fn save(path: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) ->
         .with_context(|| format!("{}: cannot write the checkpoint", path.display()))
 }
 
+/// The weights an `--init-from` starts from: a checkpoint (a file or a run folder), or a
+/// trained nst model file (`.onnx`, for example a bundled style: its weights and the
+/// training settings in its metadata; no optimiser state).
+pub fn load_init(path: &Path) -> anyhow::Result<Checkpoint> {
+    let is_onnx = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    if is_onnx { load_onnx(path) } else { load(&in_run(path)) }
+}
+
+/// The name of a network variable in an exported model's initializers (the export names
+/// the output conv `out.c.conv.*` where the network's variable is `out.conv.*`).
+fn variable_name(initializer: &str) -> String {
+    match initializer.strip_prefix("out.c.") {
+        Some(rest) => format!("out.{rest}"),
+        None => initializer.to_string(),
+    }
+}
+
+/// Reads a trained nst model (written by nst-train) as a checkpoint without optimiser
+/// state.
+fn load_onnx(path: &Path) -> anyhow::Result<Checkpoint> {
+    use crate::onnx::proto::{data_type, ModelProto};
+    use nst_runtime::contract::keys;
+    use prost::Message;
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the model", path.display()))?;
+    let model = ModelProto::decode(bytes.as_slice()).map_err(|_| anyhow::anyhow!("{}: not an ONNX model (it cannot be decoded)", path.display()))?;
+    let meta = |key: &str| model.metadata_props.iter().find(|p| p.key == key).map(|p| p.value.as_str());
+    let training = meta(keys::TRAINING).with_context(|| {
+        format!("{}: not a model trained by nst-train (no '{}' metadata): --init-from needs its settings", path.display(), keys::TRAINING)
+    })?;
+    let hyper = meta(keys::HYPERPARAMETERS).with_context(|| format!("{}: no '{}' metadata", path.display(), keys::HYPERPARAMETERS))?;
+    let mut settings: TrainSettings =
+        serde_json::from_str(training).with_context(|| format!("{}: its training settings cannot be read", path.display()))?;
+    settings.model = serde_json::from_str(hyper).with_context(|| format!("{}: its network settings cannot be read", path.display()))?;
+    let training: serde_json::Value = serde_json::from_str(training)?;
+    let iteration = training.get("iterations_done").and_then(|v| v.as_u64()).unwrap_or(settings.iterations);
+    let graph = model.graph.as_ref().with_context(|| format!("{}: the model has no graph", path.display()))?;
+    let mut tensors = HashMap::new();
+    for init in graph.initializer.iter().filter(|t| t.data_type == data_type::FLOAT) {
+        let count: i64 = init.dims.iter().product();
+        if init.raw_data.len() as i64 != count * 4 {
+            bail!("{}: weight '{}' holds {} bytes for shape {:?}", path.display(), init.name, init.raw_data.len(), init.dims);
+        }
+        tensors.insert(format!("model/{}", variable_name(&init.name)), Tensor::from_data_size(&init.raw_data, &init.dims, Kind::Float));
+    }
+    let meta = CheckpointMeta {
+        version: CHECKPOINT_VERSION,
+        architecture: settings.model.family.architecture().to_string(),
+        iteration,
+        adam_step: 0,
+        settings,
+        losses: None,
+        elapsed_secs: 0.0,
+    };
+    Ok(Checkpoint { meta, tensors })
+}
+
 /// Reads a checkpoint, refusing files that are not nst checkpoints of a known version.
 pub fn load(path: &Path) -> anyhow::Result<Checkpoint> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;

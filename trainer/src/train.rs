@@ -264,7 +264,7 @@ pub fn check_inputs(settings: &TrainSettings) -> anyhow::Result<()> {
     imageio::load_rgb(&settings.style_image).context("cannot use the style image (--style)")?;
     data::scan(&settings.dataset)?;
     if let Some(path) = &settings.init_from {
-        checkpoint::load(&checkpoint::in_run(path)).context("--init-from")?;
+        checkpoint::load_init(path).context("--init-from")?;
     }
     Ok(())
 }
@@ -321,8 +321,8 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
         }
         None => {
             if let Some(path) = &settings.init_from {
-                let file = checkpoint::in_run(path);
-                let ckpt = checkpoint::load(&file).context("--init-from")?;
+                let file = if path.is_dir() { checkpoint::in_run(path) } else { path.clone() };
+                let ckpt = checkpoint::load_init(path).context("--init-from")?;
                 // The output function has no weights: a tanh model can start a clamp one.
                 if !ckpt.meta.settings.model.same_weights_as(&settings.model) {
                     bail!(

@@ -152,6 +152,24 @@ fn init_from_starts_at_the_other_runs_weights_and_painting_is_recorded() {
     assert_eq!(info.painting.as_deref(), Some("A. Painter, Test (2026)"));
     assert!(info.training.unwrap()["command"].as_str().unwrap().contains("--init-from"));
 
+    // The first run's exported model (a bundled style is such a file) starts a run at
+    // the same weights as its checkpoint: the same first loss on the same first batch.
+    let run4 = f.path("run4");
+    let out = f
+        .train(&["--iterations", "1", "--sample-every", "0", "--checkpoint-dir", run4.to_str().unwrap(), "--init-from", f.path("model.onnx").to_str().unwrap(), "-o", f.path("from_onnx.onnx").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from_onnx = losses(&run4.join("losses.csv"));
+    assert!((from_onnx[0].1 - tuned[0].1).abs() <= 1e-4 * tuned[0].1, "from the .onnx: {:e}, from the checkpoint: {:e}", from_onnx[0].1, tuned[0].1);
+    // An untrained network has no training settings to start from.
+    let untrained = f.path("untrained.onnx");
+    let out = Command::new(BIN).args(["init", "--base-channels", "8", "--residual-blocks", "1", "-o", untrained.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = f.train(&["--iterations", "1", "--checkpoint-dir", f.path("run5").to_str().unwrap(), "--init-from", untrained.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not a model trained by nst-train"), "{}", stderr(&out));
+
     // A network of another size cannot start from it; bad crop fractions are refused.
     let out = f.train(&["--iterations", "2", "--checkpoint-dir", f.path("run3").to_str().unwrap(), "--base-channels", "4", "--init-from", f.path("run").to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());

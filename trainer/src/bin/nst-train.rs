@@ -137,9 +137,10 @@ struct TrainArgs {
     /// their own pixel scale at a fraction of the cost of large crops.
     #[arg(long, value_parser = parse_crop_scale, default_value = "0.75,1")]
     crop_scale: (f64, f64),
-    /// Start from the weights of another run (checkpoint file or run folder) instead of a
-    /// random network: fine-tuning a trained style reaches a new one in fewer iterations.
-    #[arg(long, value_name = "CHECKPOINT")]
+    /// Start from the weights of another run (checkpoint file or run folder) or of a
+    /// trained model (`.onnx`, such as a bundled style) instead of a random network:
+    /// fine-tuning a trained style reaches a new one in fewer iterations.
+    #[arg(long, value_name = "CHECKPOINT|MODEL.onnx")]
     init_from: Option<PathBuf>,
     /// The painting's artist, title and year, recorded in the model (shown by `nst styles`).
     #[arg(long)]
