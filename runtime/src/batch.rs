@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use crate::color;
@@ -266,7 +267,16 @@ pub struct Outcome {
 
 /// Runs the jobs: one thread decodes (and resizes) ahead, this thread runs the network,
 /// one thread encodes and writes. `on_done` is called for every finished job, in order.
-pub fn run(model: &mut StyleModel, jobs: Vec<Job>, options: &StylizeOptions, mut on_done: impl FnMut(&Outcome)) -> Vec<Outcome> {
+/// Once `cancel` is set (see [`crate::signals`]) no new job starts; an image already
+/// being written is finished (atomically), the rest are left out of the outcomes.
+pub fn run(
+    model: &mut StyleModel,
+    jobs: Vec<Job>,
+    options: &StylizeOptions,
+    cancel: &AtomicBool,
+    mut on_done: impl FnMut(&Outcome),
+) -> Vec<Outcome> {
+    let cancelled = || cancel.load(Ordering::SeqCst);
     let (decoded_tx, decoded_rx) = sync_channel::<(Job, Result<Picture>)>(2);
     let (styled_tx, styled_rx) = sync_channel::<(Job, Result<Picture>)>(2);
     let (done_tx, done_rx) = std::sync::mpsc::channel::<Outcome>();
@@ -274,6 +284,9 @@ pub fn run(model: &mut StyleModel, jobs: Vec<Job>, options: &StylizeOptions, mut
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for job in jobs {
+                if cancelled() {
+                    break;
+                }
                 let picture = imageio::load(&job.input).map(|p| options.prepare(p));
                 if decoded_tx.send((job, picture)).is_err() {
                     break;
@@ -296,7 +309,13 @@ pub fn run(model: &mut StyleModel, jobs: Vec<Job>, options: &StylizeOptions, mut
         });
         let mut pending = 0usize;
         for (job, picture) in decoded_rx {
+            if cancelled() {
+                break;
+            }
             let styled = picture.and_then(|p| options.stylize(model, &p));
+            if cancelled() {
+                break;
+            }
             if styled_tx.send((job, styled)).is_err() {
                 break;
             }

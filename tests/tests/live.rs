@@ -401,8 +401,8 @@ fn ctrl_c_finishes_the_recording() {
     let pid = running.child.id().to_string();
     assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
     let (ok, stdout, stderr) = running.finish(Duration::from_secs(30));
-    assert!(ok, "Ctrl-C is a normal way to stop:\n{stderr}");
-    assert!(stderr.contains("stopped (Ctrl-C)"), "{stderr}");
+    assert!(!ok, "stopped by a signal: exit status 130, as every command:\n{stderr}");
+    assert!(stderr.contains("stopped: interrupted (SIGINT)"), "{stderr}");
     let figures: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(figures["ending"], "interrupted");
     let recorded = figures["recordings"][0]["frames"].as_u64().expect("a finished recording");

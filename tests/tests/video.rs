@@ -183,16 +183,113 @@ fn damaged_and_truncated_inputs_are_refused_with_nothing_left_behind() {
         (empty, "empty"),
         (photo, "still image"),
     ];
-    match shared_dir().map(|d| d.join("videos/Megamind_bugy.avi")).filter(|p| p.is_file()) {
-        Some(megamind) => cases.push((megamind, "damaged")),
-        None => eprintln!("shared/videos/Megamind_bugy.avi is missing: the damaged-file case is not run"),
-    }
+    // A cut AVI (MPEG-4 + AC3, no index left): half of its frames are gone.
+    let avi = mpeg4_ac3_avi(&s, "in/whole.avi");
+    let bytes = std::fs::read(&avi).unwrap();
+    cases.push((s.write("in/cut.avi", &bytes[..bytes.len() / 2]), "announces 30 frames, only"));
     for (input, why) in cases {
         let out_dir = s.mkdir(format!("out-{}", input.file_stem().unwrap().to_string_lossy()));
         let run = s.video(&[&input], &out_dir.join("result.mp4"), &["--max-size", "96"]);
         let line = assert_refused(&run, &input, &out_dir);
         assert!(line.contains(why), "{} should be refused because {why:?}:\n{}", input.display(), run.stderr);
     }
+}
+
+/// A 3 s MPEG-4 part 2 AVI with AC3 sound at 10 fps, 160x120 (the kind of file that
+/// old cameras and sample sites give out).
+fn mpeg4_ac3_avi(s: &Scratch, rel: &str) -> std::path::PathBuf {
+    s.clip(
+        rel,
+        &[
+            "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", "3", "-c:v", "mpeg4", "-q:v", "5", "-c:a", "ac3", "-shortest",
+        ],
+    )
+}
+
+/// (position, size) in the file of each packet of a stream type, from ffprobe.
+fn packets(path: &Path, codec_type: &str) -> Vec<(usize, usize)> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "packet=codec_type,pos,size", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f.first() == Some(&codec_type)).then(|| (f[2].parse().unwrap(), f[1].parse().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn damaged_clips_are_concealed_with_a_warning_and_refused_with_strict() {
+    let s = Scratch::new();
+    let avi = mpeg4_ac3_avi(&s, "in/clip.avi");
+    // Garble the middle third of the video packet in the middle of the stream.
+    let mut bytes = std::fs::read(&avi).unwrap();
+    let video = packets(&avi, "video");
+    assert_eq!(video.len(), 30);
+    let (pos, size) = video[15];
+    for i in (pos + size / 3..pos + 2 * size / 3).step_by(7) {
+        bytes[i] ^= 0x5a;
+    }
+    let damaged = s.write("in/damaged.avi", &bytes);
+
+    // As players do: converted, every frame there, the sound kept, one warning with counts.
+    let output = s.path("out/damaged.mp4");
+    let run = s.video(&[&damaged], &output, &[]);
+    run.assert_ok();
+    let warning = run.stderr.lines().find(|l| l.contains("concealed in")).unwrap_or_else(|| panic!("no warning:\n{}", run.stderr));
+    assert!(warning.contains("damaged macroblocks concealed in 1 frame") && warning.contains("--strict"), "{warning}");
+    assert_eq!(run.stderr.matches("concealed in").count(), 1, "one warning at the end:\n{}", run.stderr);
+    let pout = ffprobe(&output);
+    assert_eq!(frames(&pout), 30);
+    assert_eq!(stream(&pout, "audio")["codec_name"], "ac3", "AC3 is copied into mp4");
+    assert_eq!(tree(&s.path("out")), paths(["damaged.mp4"]));
+
+    // --strict refuses it, leaving nothing.
+    let out_dir = s.mkdir("strict");
+    let run = s.video(&[&damaged], &out_dir.join("damaged.mp4"), &["--strict"]);
+    let line = assert_refused(&run, &damaged, &out_dir);
+    assert!(line.contains("damaged") && line.contains("without --strict"), "{line}");
+
+    // The last audio packet cut in half (and the index lost): the video's frames and the
+    // sound up to the cut are still converted; the cut packet is copied, not dropped.
+    let bytes = std::fs::read(&avi).unwrap();
+    let audio = packets(&avi, "audio");
+    let (pos, size) = *audio.last().unwrap();
+    let cut = s.write("in/cut_audio.avi", &bytes[..pos + size / 2]);
+    let output = s.path("out/cut_audio.mp4");
+    s.video(&[&cut], &output, &[]).assert_ok();
+    let pout = ffprobe(&output);
+    assert_eq!(frames(&pout), 30);
+    let audio_out = duration(&pout, "audio");
+    assert!((audio_out - 3.0).abs() < 0.04, "the sound should run to the cut (3 s), got {audio_out} s");
+}
+
+/// Megamind_bugy.avi, "a deliberately damaged MPEG-4 file": decoded as players decode it,
+/// ffmpeg reports nothing about it and gives all 270 frames, so it converts without a
+/// warning; only its closest reading (`--strict`, `-err_detect +aggressive`) finds a
+/// broken marker, and refuses it.
+#[test]
+fn the_shared_damaged_file_converts_and_strict_refuses_it() {
+    let Some(megamind) = shared_dir().map(|d| d.join("videos/Megamind_bugy.avi")).filter(|p| p.is_file()) else {
+        eprintln!("shared/videos/Megamind_bugy.avi is missing: not run");
+        return;
+    };
+    let s = Scratch::new();
+    let output = s.path("out/megamind.mp4");
+    let run = s.video(&[&megamind], &output, &["--max-size", "96"]);
+    run.assert_ok();
+    assert!(!run.stderr.contains("concealed") && !run.stderr.contains("decoder"), "no damage warning expected:\n{}", run.stderr);
+    assert_eq!(frames(&ffprobe(&output)), 270);
+    let out_dir = s.mkdir("strict");
+    let run = s.video(&[&megamind], &out_dir.join("megamind.mp4"), &["--max-size", "96", "--strict"]);
+    let line = assert_refused(&run, &megamind, &out_dir);
+    assert!(line.contains("marker does not match f_code"), "{line}");
 }
 
 #[test]

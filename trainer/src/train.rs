@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -280,7 +279,7 @@ pub fn device_name(device: Device) -> String {
 
 /// Trains according to `settings`, optionally continuing from a checkpoint. `stop` is
 /// set by Ctrl-C: the loop then saves a checkpoint and returns.
-pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint::Checkpoint>, stop: Arc<AtomicBool>) -> anyhow::Result<Finish> {
+pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint::Checkpoint>, stop: &AtomicBool) -> anyhow::Result<Finish> {
     settings.validate()?;
     let vgg_path = vgg::default_weights_path().context("VGG-19 weights (weights/vgg19.safetensors) not found: run `make setup`")?;
     let files = data::scan(&settings.dataset)?;

@@ -270,7 +270,7 @@ impl FileSource {
         let (dw, dh) = info.display_size();
         let (width, height) = fit_in_box(dw, dh, resolution.0, resolution.1);
         let rate = info.frame_rate.as_f64();
-        let mut child = video::ffmpeg::decoder(&info, video::Span::default(), width, height)
+        let mut child = video::ffmpeg::decoder(&info, video::Span::default(), width, height, video::Decoding::Conceal)
             .spawn()
             .map_err(|e| video::ffmpeg::spawn_error(video::ffmpeg::FFMPEG, e))?;
         let stdout = child.stdout.take().expect("the decoder's stdout is piped");
@@ -300,18 +300,15 @@ impl FileSource {
         self.ended = true;
         let status = self.child.wait().map_err(|e| Error::Tool(format!("waiting for ffmpeg: {e}")))?;
         let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
+        let damage = video::Damage::of_text(&stderr, &self.path);
         if !status.success() || self.frames == 0 {
-            let reason = video::ffmpeg::reason(&stderr, &self.path).unwrap_or_else(|| {
-                if status.success() {
-                    "no frame could be decoded".into()
-                } else {
-                    format!("ffmpeg failed ({status})")
-                }
-            });
+            let said = if damage.messages.is_empty() { String::new() } else { format!(" (ffmpeg: {})", damage.messages.join("; ")) };
+            let reason =
+                if status.success() { format!("no frame could be decoded{said}") } else { format!("ffmpeg failed ({status}){said}") };
             return Err(Error::VideoDecode { path: self.path.clone(), reason });
         }
-        if let Some(reason) = video::ffmpeg::reason(&stderr, &self.path) {
-            tracing::warn!("{}: {reason}", self.path.display());
+        if !damage.is_empty() {
+            tracing::warn!("{}: {}", self.path.display(), damage.summary());
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use super::damage::Decoding;
 use super::probe::{Rational, VideoInfo};
 use crate::error::{Error, Result};
 
@@ -105,9 +106,9 @@ impl Span {
     }
 }
 
-fn base() -> Command {
+fn base(loglevel: &str) -> Command {
     let mut cmd = Command::new(FFMPEG);
-    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error"]);
+    cmd.args(["-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel]);
     // Out of the terminal's process group: Ctrl-C goes to nst, which stops ffmpeg.
     cmd.process_group(0);
     cmd
@@ -115,11 +116,17 @@ fn base() -> Command {
 
 /// The decoder: the video stream of `info`, turned upright (ffmpeg applies the rotation),
 /// scaled to `width`x`height`, every frame once (no frame dropped or doubled), as rgb24 on
-/// stdout. Decoding errors are looked for closely (`+aggressive`) and reported on
-/// stderr, which is how a damaged file shows.
-pub fn decoder(info: &VideoInfo, span: Span, width: u32, height: u32) -> Command {
-    let mut cmd = base();
-    cmd.args(["-err_detect", "+aggressive"]).args(span.input_args()).arg("-i").arg(&info.path);
+/// stdout. Its stderr lines carry their level (`[error]`, `[info]`: see [`Damage`]):
+/// with [`Decoding::Conceal`] damage is concealed and reported, with
+/// [`Decoding::Strict`] errors are looked for closely (`+aggressive`).
+///
+/// [`Damage`]: super::damage::Damage
+pub fn decoder(info: &VideoInfo, span: Span, width: u32, height: u32, decoding: Decoding) -> Command {
+    let mut cmd = base("repeat+level+info");
+    if decoding == Decoding::Strict {
+        cmd.args(["-err_detect", "+aggressive"]);
+    }
+    cmd.args(span.input_args()).arg("-i").arg(&info.path);
     cmd.args(["-map", &format!("0:{}", info.stream_index)]);
     cmd.args(["-vf", &format!("scale={width}:{height}:flags=bicubic")]);
     cmd.args(["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
@@ -188,7 +195,7 @@ pub struct EncodeSettings {
 pub fn encoder(info: &VideoInfo, span: Span, settings: &EncodeSettings, output: &Path, temp: &Path) -> Result<Command> {
     let (muxer, _) = container(output).ok_or_else(|| Error::UnsupportedVideoOutput { path: output.to_path_buf() })?;
     let EncodeSettings { width, height, frame_rate, sample_aspect, crf } = settings;
-    let mut cmd = base();
+    let mut cmd = base("error");
     cmd.args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", &format!("{width}x{height}")]);
     cmd.args(["-framerate", &frame_rate.to_string(), "-i", "pipe:0"]);
     cmd.args(span.input_args()).arg("-i").arg(&info.path);

@@ -19,21 +19,24 @@
 //! - **Audio** streams are copied as they are when the container can hold their codec,
 //!   else re-encoded to AAC; with `--start` they are always re-encoded, since a copy can
 //!   only be cut at packet boundaries. Subtitles and data streams are not kept.
-//! - **Damage**: ffmpeg decodes with strict error detection; any decoding error, or fewer
-//!   frames than the file announces, refuses the input.
+//! - **Damage** (see [`damage`]): decoded as players decode it, damaged macroblocks
+//!   concealed and counted in a warning; the input is refused only when ffmpeg fails or
+//!   fewer frames arrive than the file announces (1% slack, 5% for an estimate). With
+//!   `--strict` any decoding error refuses it.
 //! - **Atomic output**: ffmpeg writes a hidden temporary file next to the output, which is
 //!   renamed over it only when the conversion succeeded.
 
+pub mod damage;
 pub mod ffmpeg;
 pub mod pipeline;
 pub mod probe;
 pub mod smooth;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Once;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+pub use damage::{Damage, Decoding};
 pub use ffmpeg::{check_tools, AudioPlan, Span};
 pub use probe::{probe, Rational, VideoInfo};
 pub use smooth::{instability, Instability, Smoother};
@@ -76,11 +79,20 @@ pub struct VideoOptions {
     pub span: Span,
     /// Measure the temporal instability of the output (see [`smooth::Instability`]).
     pub measure_instability: bool,
+    /// Conceal damage as players do, or refuse it (`--strict`).
+    pub decoding: Decoding,
 }
 
 impl Default for VideoOptions {
     fn default() -> Self {
-        Self { image: StylizeOptions::default(), crf: 20, smooth: 0.0, span: Span::default(), measure_instability: false }
+        Self {
+            image: StylizeOptions::default(),
+            crf: 20,
+            smooth: 0.0,
+            span: Span::default(),
+            measure_instability: false,
+            decoding: Decoding::Conceal,
+        }
     }
 }
 
@@ -145,12 +157,14 @@ pub struct Converted {
     pub audio: Vec<AudioPlan>,
     /// Temporal instability of the written frames, when measured.
     pub instability: Option<f64>,
+    /// What the decoder concealed (empty for an undamaged input).
+    pub damage: Damage,
     pub seconds: f64,
 }
 
 /// Converts one clip (probed with [`probe`]) into `output`, atomically: nothing is left
 /// under `output` (nor a temporary file) unless it succeeded. `on_frame` gets the number
-/// of frames done; `cancel` (see [`interrupt_flag`]) stops the conversion.
+/// of frames done; `cancel` (see [`crate::signals`]) stops the conversion.
 pub fn convert(
     model: &mut StyleModel,
     info: &VideoInfo,
@@ -198,7 +212,7 @@ pub fn convert(
         sample_aspect: info.display_sample_aspect(),
         crf: options.crf,
     };
-    let decoder = ffmpeg::decoder(info, options.span, sizes.work.0, sizes.work.1);
+    let decoder = ffmpeg::decoder(info, options.span, sizes.work.0, sizes.work.1, options.decoding);
     let encoder = ffmpeg::encoder(info, options.span, &settings, output, temp.path())?;
     let style = pipeline::StyleStage {
         model,
@@ -206,7 +220,7 @@ pub fn convert(
         smoother: (options.smooth > 0.0).then(|| Smoother::new(options.smooth)),
         measure_instability: options.measure_instability,
     };
-    let finished = pipeline::run(&info.path, output, decoder, encoder, sizes, style, cancel, &mut on_frame)?;
+    let finished = pipeline::run(&info.path, output, decoder, encoder, sizes, style, options.decoding, cancel, &mut on_frame)?;
     if let Some(expected) = expected_frames(info, options) {
         if falls_short(expected, finished.frames) {
             return Err(Error::VideoDecode {
@@ -228,6 +242,7 @@ pub fn convert(
         size: sizes.output,
         audio: info.audio.iter().map(|a| ffmpeg::audio_plan(output, &a.codec, options.span)).collect(),
         instability: finished.instability,
+        damage: finished.damage,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -242,19 +257,6 @@ pub fn is_complete(output: &Path, info: &VideoInfo, options: &VideoOptions) -> b
         (Some(expected), Ok(got)) => !falls_short(expected, got) && !falls_short((got, expected.1), expected.0),
         _ => false,
     }
-}
-
-/// A flag set by Ctrl-C (SIGINT), for [`convert`]'s `cancel`. The handler is installed on
-/// the first call; if it cannot be, Ctrl-C keeps its default effect (a warning says so).
-pub fn interrupt_flag() -> &'static AtomicBool {
-    static FLAG: AtomicBool = AtomicBool::new(false);
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        if let Err(e) = ctrlc::set_handler(|| FLAG.store(true, Ordering::SeqCst)) {
-            tracing::warn!("cannot catch Ctrl-C ({e}): interrupting may leave a temporary file behind");
-        }
-    });
-    &FLAG
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! One conversion as three stages on their own threads, joined by bounded channels so that
 //! each keeps the others busy: decode (frames from ffmpeg's stdout), stylize (network,
 //! post-processing, smoothing), encode (frames to the other ffmpeg's stdin). The calling
-//! thread supervises: it reports progress, watches for Ctrl-C and for the decoder's error
-//! messages, and on the first failure stops every stage and kills both ffmpeg processes.
+//! thread supervises: it reports progress, watches for Ctrl-C and (with `--strict`) for the
+//! decoder's error messages, and on the first failure stops every stage and kills both
+//! ffmpeg processes. The decoder's reports of concealed damage are counted ([`Damage`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use image::RgbImage;
 
+use super::damage::{Damage, Decoding, Level};
 use super::ffmpeg::{self, FFMPEG};
 use super::smooth::{Instability, Smoother};
 use crate::batch::StylizeOptions;
@@ -45,6 +47,8 @@ pub struct Sizes {
 pub struct Finished {
     pub frames: u64,
     pub instability: Option<f64>,
+    /// What the decoder concealed (empty for an undamaged input).
+    pub damage: Damage,
 }
 
 #[derive(Default)]
@@ -58,7 +62,7 @@ struct Counts {
 enum Event {
     /// The stylize stage finished its n-th frame.
     Frame(u64),
-    /// The decoder printed an error: the input is damaged.
+    /// The decoder printed an error and decoding is strict: the input is refused.
     DecoderError,
     Decoded(Result<u64>),
     Styled(Result<(u64, Option<f64>)>),
@@ -107,6 +111,7 @@ pub fn run(
     mut encoder: Command,
     sizes: Sizes,
     style: StyleStage<'_>,
+    decoding: Decoding,
     cancel: &AtomicBool,
     on_frame: &mut dyn FnMut(u64),
 ) -> Result<Finished> {
@@ -129,7 +134,7 @@ pub fn run(
     };
 
     let stop = &AtomicBool::new(false);
-    let decoder_lines = &Mutex::new(Vec::<String>::new());
+    let damage = &Mutex::new(Damage::default());
     let encoder_lines = &Mutex::new(Vec::<String>::new());
     let (events, event_rx) = mpsc::channel::<Event>();
     let (decoded_tx, decoded_rx) = sync_channel::<RgbImage>(QUEUE);
@@ -138,11 +143,16 @@ pub fn run(
     let outcome = std::thread::scope(|scope| {
         let tx = events.clone();
         scope.spawn(move || {
-            collect_lines(decoder_err, decoder_lines, |_| {
-                let _ = tx.send(Event::DecoderError);
-            })
+            for raw in BufReader::new(decoder_err).lines() {
+                let Ok(raw) = raw else { break };
+                let Ok(mut damage) = damage.lock() else { break };
+                let line = damage.observe(&raw, input);
+                if line.level == Level::Error && decoding == Decoding::Strict {
+                    let _ = tx.send(Event::DecoderError);
+                }
+            }
         });
-        scope.spawn(move || collect_lines(encoder_err, encoder_lines, |_| {}));
+        scope.spawn(move || collect_lines(encoder_err, encoder_lines));
         let tx = events.clone();
         scope.spawn(move || {
             let _ = tx.send(Event::Decoded(decode(input, frames_out, decoded_tx, sizes.work, stop)));
@@ -211,12 +221,14 @@ pub fn run(
     if cancel.load(Ordering::SeqCst) {
         return Err(Error::Interrupted);
     }
-    if !lines(decoder_lines).is_empty() {
-        return Err(damaged(input, decoder_lines));
+    let damage = damage.lock().map(|d| d.clone()).unwrap_or_default();
+    if decoding == Decoding::Strict && damage.errors > 0 {
+        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("the file is damaged (ffmpeg: {}); without --strict, damaged parts are concealed as players do", damage.messages.join("; ")) });
     }
+    let said = || if damage.messages.is_empty() { String::new() } else { format!(" (ffmpeg: {})", damage.messages.join("; ")) };
     if counts.decoded == 0 && !procs.killed {
         // The decoder ended by itself without a frame (the encoder then fails too).
-        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: "no frame could be decoded".into() });
+        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("no frame could be decoded{}", said()) });
     }
     if procs.failed_alone(encoder_status) {
         let said = lines(encoder_lines).join("\n");
@@ -228,14 +240,14 @@ pub fn run(
         return Err(Error::Write { path: output.to_path_buf(), reason });
     }
     if procs.failed_alone(decoder_status) {
-        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("ffmpeg stopped decoding ({decoder_status})") });
+        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("ffmpeg stopped decoding ({decoder_status}){}", said()) });
     }
     if let Some(e) = first_error {
         return Err(e);
     }
     let Counts { decoded, styled, encoded, instability } = counts;
     if decoded == 0 {
-        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: "no frame could be decoded".into() });
+        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("no frame could be decoded{}", said()) });
     }
     if styled != decoded || encoded != decoded {
         return Err(Error::Write {
@@ -246,21 +258,15 @@ pub fn run(
     for line in lines(encoder_lines) {
         tracing::warn!("{}: ffmpeg: {line}", output.display());
     }
-    Ok(Finished { frames: decoded, instability })
+    Ok(Finished { frames: decoded, instability, damage })
 }
 
 fn lines(store: &Mutex<Vec<String>>) -> Vec<String> {
     store.lock().map(|l| l.clone()).unwrap_or_default()
 }
 
-/// The error for an input the decoder complained about.
-fn damaged(input: &Path, decoder_lines: &Mutex<Vec<String>>) -> Error {
-    let said = ffmpeg::reason(&lines(decoder_lines).join("\n"), input).unwrap_or_default();
-    Error::VideoDecode { path: input.to_path_buf(), reason: format!("the file is damaged or truncated (ffmpeg: {said})") }
-}
-
-/// Reads a process's stderr to the end, keeping the (last 50) lines and telling `each`.
-fn collect_lines(stderr: impl Read, store: &Mutex<Vec<String>>, mut each: impl FnMut(&str)) {
+/// Reads a process's stderr to the end, keeping the (last 50) lines.
+fn collect_lines(stderr: impl Read, store: &Mutex<Vec<String>>) {
     for line in BufReader::new(stderr).lines() {
         let Ok(line) = line else { break };
         if line.trim().is_empty() {
@@ -270,9 +276,8 @@ fn collect_lines(stderr: impl Read, store: &Mutex<Vec<String>>, mut each: impl F
             if store.len() == 50 {
                 store.remove(0);
             }
-            store.push(line.clone());
+            store.push(line);
         }
-        each(&line);
     }
 }
 

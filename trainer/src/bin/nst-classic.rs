@@ -107,8 +107,13 @@ fn main() -> ExitCode {
     nst_trainer::classic::reexec_with_short_openmp_spin();
     let cli = Cli::parse();
     nst_runtime::logging::init(cli.log, "info");
+    let output = cli.output.clone();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(_) if nst_runtime::signals::requested() => {
+            eprintln!("{}: {} was not written", nst_runtime::signals::describe(), output.display());
+            ExitCode::from(nst_runtime::signals::exit_code())
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -166,7 +171,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} it  {elapsed_precise} eta {eta_precise}  {msg}").expect("template"));
     let output = cli.output.clone();
     let save_every = cli.save_every;
+    // SIGINT, SIGTERM, SIGHUP: the optimisation stops at the next iteration; intermediates
+    // already saved stay, the output is not written.
+    let stop = nst_runtime::signals::install();
     let mut observer = |p: &classic::Progress| -> anyhow::Result<()> {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            bail!("stopped by a signal");
+        }
         bar.set_position((p.scale * p.iterations + p.iteration) as u64);
         let l = p.losses;
         bar.set_message(format!(

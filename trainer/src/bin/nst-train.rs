@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -312,16 +310,9 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
         train::claim_run_dir(&settings.checkpoint_dir, args.overwrite)?;
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\ninterrupted twice: exiting without a final checkpoint (the last saved one is intact)");
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to quit at once)");
-    })
-    .context("installing the Ctrl-C handler")?;
+    // SIGINT, SIGTERM, SIGHUP: the loop saves a checkpoint and returns; a second signal
+    // exits at once (the last saved checkpoint is intact: checkpoints are atomic).
+    let stop = nst_runtime::signals::install();
 
     eprintln!(
         "training '{}' ({} network) on {} for {} (batch {}, {} px) on {}; run folder {}",
@@ -347,11 +338,12 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         Finish::Interrupted { iteration, checkpoint } => {
             eprintln!(
-                "stopped at iteration {iteration}; checkpoint saved to {}\ncontinue with: nst-train --resume --checkpoint-dir {}",
+                "{}: stopped at iteration {iteration}; checkpoint saved to {}\ncontinue with: nst-train --resume --checkpoint-dir {}",
+                nst_runtime::signals::describe(),
                 checkpoint.display(),
                 settings.checkpoint_dir.display()
             );
-            Ok(ExitCode::from(130))
+            Ok(ExitCode::from(nst_runtime::signals::exit_code()))
         }
     }
 }

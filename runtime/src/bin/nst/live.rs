@@ -8,7 +8,6 @@ use nst_runtime::bundled;
 use nst_runtime::contract::Variant;
 use nst_runtime::live;
 use nst_runtime::model::StyleModel;
-use nst_runtime::video;
 
 use crate::common::{load_model, ModelArgs};
 
@@ -113,9 +112,9 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     let models = live_models(&args.model, args.one_style)?;
     let (spec, resolution, rate) = (args.source.clone(), args.resolution, args.test_fps);
     let open: live::Opener = Box::new(move || live::open_source(&spec, resolution, Some(rate)));
-    let report = live::run(open, models, &options, video::interrupt_flag())?;
+    let report = live::run(open, models, &options, nst_runtime::signals::install())?;
     if report.ending == live::Ending::Interrupted {
-        eprintln!("stopped (Ctrl-C)");
+        eprintln!("stopped: {}", nst_runtime::signals::describe());
     }
     if args.json {
         let recordings: Vec<_> = report.recordings.iter().map(|(p, n)| serde_json::json!({"path": p, "frames": n})).collect();
@@ -137,6 +136,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: {e}");
             Ok(ExitCode::FAILURE)
         }
+        None if report.ending == live::Ending::Interrupted => Ok(ExitCode::from(nst_runtime::signals::exit_code())),
         None => Ok(ExitCode::SUCCESS),
     }
 }

@@ -84,7 +84,13 @@ pub fn run(args: SheetArgs) -> anyhow::Result<ExitCode> {
     let bar = ProgressBar::new(specs.len() as u64);
     bar.set_style(bar_style("{bar:30} {pos}/{len} styles  eta {eta}  {msg}"));
     let config = args.hardware.session();
+    let stop = nst_runtime::signals::install();
     for (name, path) in &specs {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            bar.finish_and_clear();
+            eprintln!("{}: {} not written", nst_runtime::signals::describe(), args.output.display());
+            return Ok(ExitCode::from(nst_runtime::signals::exit_code()));
+        }
         bar.set_message(name.clone());
         let result = StyleModel::load(path, &config).and_then(|mut m| {
             let info = m.info().clone();

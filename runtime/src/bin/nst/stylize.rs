@@ -9,6 +9,7 @@ use nst_runtime::logging::bar_style;
 use nst_runtime::batch;
 use nst_runtime::contract::Variant;
 use nst_runtime::logging::count;
+use nst_runtime::signals;
 
 use crate::common::{load_model, ModelArgs, PictureArgs};
 
@@ -40,7 +41,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
         let mut model = load_model(&args.model, Variant::Full)?;
         let bar = if jobs.len() > 1 { ProgressBar::new(jobs.len() as u64) } else { ProgressBar::hidden() };
         bar.set_style(bar_style("{bar:30} {pos}/{len} images  {rate}  eta {eta}  {msg}"));
-        batch::run(&mut model, jobs, &options, |outcome| {
+        batch::run(&mut model, jobs, &options, signals::install(), |outcome| {
             bar.inc(1);
             match &outcome.result {
                 Ok(()) => {
@@ -55,6 +56,10 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
             }
         });
         bar.finish_and_clear();
+    }
+    if signals::requested() {
+        eprintln!("{}: stylized {done} of {}; nothing else was written", signals::describe(), count(total as u64, "image", "images"));
+        return Ok(ExitCode::from(signals::exit_code()));
     }
     if total == 1 && failed.is_empty() {
         eprintln!("wrote {}", args.output.display());

@@ -8,6 +8,7 @@ use indicatif::ProgressBar;
 use nst_runtime::logging::bar_style;
 use nst_runtime::contract::Variant;
 use nst_runtime::logging::count;
+use nst_runtime::signals;
 use nst_runtime::video::{self, VideoOptions};
 
 use crate::common::{load_model, ModelArgs, PictureArgs};
@@ -42,6 +43,9 @@ pub struct VideoArgs {
     /// Print the temporal instability of each output (frame-to-frame change of the output over that of the input).
     #[arg(long)]
     report_instability: bool,
+    /// Refuse a video with any decoding error; by default damaged parts are concealed as players do and counted in a warning.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
@@ -51,6 +55,7 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
         smooth: args.smooth,
         span: video::Span { start: args.start, duration: args.duration },
         measure_instability: args.report_instability,
+        decoding: if args.strict { video::Decoding::Strict } else { video::Decoding::Conceal },
     };
     options.validate()?;
     video::check_tools()?;
@@ -61,7 +66,7 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
     }
     let total = jobs.len() + failed.len();
     let (mut done, mut skipped) = (0usize, 0usize);
-    let cancel = video::interrupt_flag();
+    let cancel = signals::install();
     let interrupted = || cancel.load(std::sync::atomic::Ordering::SeqCst);
     let mut model = None;
     for (i, job) in jobs.iter().enumerate() {
@@ -108,12 +113,19 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
                     c.seconds,
                     c.frames as f64 / c.seconds.max(1e-9)
                 );
+                if !c.damage.is_empty() {
+                    tracing::warn!(
+                        "{name}: {}; those parts of {} show the decoder's best guess (--strict refuses such files)",
+                        c.damage.summary(),
+                        job.output.display()
+                    );
+                }
                 if let Some(v) = c.instability {
                     println!("{}: temporal instability {v:.4}", job.output.display());
                 }
             }
             Err(nst_runtime::Error::Interrupted) => {
-                eprintln!("error: interrupted while converting {name}; {} was not written", job.output.display());
+                eprintln!("error: {} while converting {name}; {} was not written", signals::describe(), job.output.display());
                 break;
             }
             Err(e) => {
@@ -123,8 +135,8 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if interrupted() {
-        eprintln!("interrupted: converted {done} of {total} videos");
-        return Ok(ExitCode::from(130));
+        eprintln!("{}: converted {done} of {total} videos", signals::describe());
+        return Ok(ExitCode::from(signals::exit_code()));
     }
     if total > 1 || skipped > 0 {
         eprintln!("converted {done} of {total} videos ({skipped} skipped) into {}", args.output.display());
