@@ -96,14 +96,10 @@ fn decode_bytes(bytes: &[u8], what: &Path, file: bool) -> Result<DynamicImage> {
     let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|source| Error::Read { path: what.to_path_buf(), source })?;
-    match reader.format() {
+    let format = reader.format();
+    match format {
         None => return Err(Error::UnsupportedFormat { path: what.to_path_buf(), supported: SUPPORTED_INPUTS }),
         Some(ImageFormat::Jpeg) if file => jpeg_is_complete(bytes).map_err(|reason| Error::Decode { path: what.to_path_buf(), reason })?,
-        Some(ImageFormat::Gif) if file && gif_is_animated(bytes) => tracing::warn!(
-            "{} is an animated GIF: only its first frame is stylized (`nst video {} -o OUT.mp4` does every frame)",
-            what.display(),
-            what.display()
-        ),
         Some(_) => {}
     }
     reader.limits(decoder_limits());
@@ -112,14 +108,27 @@ fn decode_bytes(bytes: &[u8], what: &Path, file: bool) -> Result<DynamicImage> {
     let orientation = if file { decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms) } else { image::metadata::Orientation::NoTransforms };
     let mut image = DynamicImage::from_decoder(decoder).map_err(convert)?;
     image.apply_orientation(orientation);
+    // Only once the first frame decoded within the limits (a damaged GIF's canvas can
+    // claim gigabytes).
+    if file && format == Some(ImageFormat::Gif) && gif_is_animated(bytes) {
+        tracing::warn!(
+            "{} is an animated GIF: only its first frame is stylized (`nst video {} -o OUT.mp4` does every frame)",
+            what.display(),
+            what.display()
+        );
+    }
     Ok(image)
 }
 
-/// Whether a GIF holds more than one frame (its first two frames decode; a broken file
-/// yields errors, not frames).
+/// Whether a GIF holds more than one frame (its first two frames decode within the
+/// decoder limits; a broken file yields errors, not frames).
 pub fn gif_is_animated(bytes: &[u8]) -> bool {
-    use image::AnimationDecoder;
-    image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)).is_ok_and(|d| d.into_frames().take(2).take_while(|f| f.is_ok()).count() == 2)
+    use image::{AnimationDecoder, ImageDecoder};
+    let Ok(mut decoder) = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)) else { return false };
+    if decoder.set_limits(decoder_limits()).is_err() {
+        return false;
+    }
+    decoder.into_frames().take(2).take_while(|f| f.is_ok()).count() == 2
 }
 
 /// Whether a JPEG file is whole: its markers parse up to the first start-of-scan, and an
