@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use crate::color;
@@ -267,16 +266,16 @@ pub struct Outcome {
 
 /// Runs the jobs: one thread decodes (and resizes) ahead, this thread runs the network,
 /// one thread encodes and writes. `on_done` is called for every finished job, in order.
-/// Once `cancel` is set (see [`crate::signals`]) no new job starts; an image already
-/// being written is finished (atomically), the rest are left out of the outcomes.
+/// Once `cancelled()` holds (a signal, see [`crate::signals`], or no room left for the
+/// outputs) no new job starts; an image already being written is finished (atomically),
+/// the rest are left out of the outcomes.
 pub fn run(
     model: &mut StyleModel,
     jobs: Vec<Job>,
     options: &StylizeOptions,
-    cancel: &AtomicBool,
+    cancelled: &(dyn Fn() -> bool + Sync),
     mut on_done: impl FnMut(&Outcome),
 ) -> Vec<Outcome> {
-    let cancelled = || cancel.load(Ordering::SeqCst);
     let (decoded_tx, decoded_rx) = sync_channel::<(Job, Result<Picture>)>(2);
     let (styled_tx, styled_rx) = sync_channel::<(Job, Result<Picture>)>(2);
     let (done_tx, done_rx) = std::sync::mpsc::channel::<Outcome>();

@@ -35,6 +35,11 @@ pub enum Error {
     #[error("{path}: cannot write: {reason}")]
     Write { path: PathBuf, reason: String },
 
+    /// The output's disk is full or read-only: every further output there would fail
+    /// alike, so a batch stops at the first one.
+    #[error("{path}: cannot write: {reason}")]
+    NoRoom { path: PathBuf, reason: String },
+
     /// Refusing to overwrite one of the inputs.
     #[error("{path}: refusing to overwrite an input file; choose another output")]
     WouldOverwriteInput { path: PathBuf },
@@ -94,6 +99,22 @@ pub enum Error {
     /// No window can be shown (no display, or the display refused it).
     #[error("{0}")]
     Display(String),
+}
+
+impl Error {
+    /// The error for a failed write of `path`: [`Error::NoRoom`] for a full disk, an
+    /// exceeded quota or a read-only file system, else [`Error::Write`]; in words.
+    pub fn write(path: &std::path::Path, e: &std::io::Error) -> Error {
+        use std::io::ErrorKind::*;
+        let path = path.to_path_buf();
+        match e.kind() {
+            StorageFull => Error::NoRoom { path, reason: "the disk is full (No space left on device); free some space or write elsewhere".into() },
+            QuotaExceeded => Error::NoRoom { path, reason: "the disk quota is exceeded; free some space or write elsewhere".into() },
+            ReadOnlyFilesystem => Error::NoRoom { path, reason: "the folder is on a read-only file system; write elsewhere".into() },
+            PermissionDenied => Error::Write { path, reason: "permission denied (check the folder's permissions)".into() },
+            _ => Error::Write { path, reason: e.to_string() },
+        }
+    }
 }
 
 /// An I/O error in words: what is wrong with the file, not the OS's terms.

@@ -247,7 +247,7 @@ pub const JPEG_QUALITY: u8 = 92;
 /// white where it does not.
 pub fn save(path: &Path, picture: &Picture) -> Result<()> {
     let format = OutputFormat::from_path(path)?;
-    let write_err = |e: std::io::Error| Error::Write { path: path.to_path_buf(), reason: e.to_string() };
+    let write_err = |e: std::io::Error| Error::write(path, &e);
     let (w, h) = picture.rgb.dimensions();
     let (bytes, color): (Vec<u8>, image::ExtendedColorType) = match (&picture.alpha, format.supports_alpha()) {
         (Some(alpha), true) => {

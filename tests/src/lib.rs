@@ -7,7 +7,7 @@ use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::{Rgb, RgbImage};
@@ -440,4 +440,27 @@ pub fn help_text(bin: &str, args: &[&str]) -> String {
     let out = Command::new(binary(bin)).args(args).arg("--help").env("NO_COLOR", "1").output().expect("run --help");
     assert!(out.status.success(), "{bin} {args:?} --help failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 help")
+}
+
+/// A small tmpfs mounted for a test (needs root), `size` as mount takes it ("1m", "64k"),
+/// optionally read-only; unmounted when dropped. `None` where it cannot be mounted (the
+/// tests that need it then say so and return).
+pub struct SmallDisk(pub PathBuf);
+
+impl SmallDisk {
+    pub fn mount(dir: PathBuf, size: &str, read_only: bool) -> Option<Self> {
+        let mut options = format!("size={size}");
+        if read_only {
+            options.push_str(",ro");
+        }
+        let mut cmd = Command::new("mount");
+        cmd.args(["-t", "tmpfs", "-o", &options, "tmpfs"]).arg(&dir).stderr(Stdio::null());
+        cmd.status().ok().filter(|s| s.success()).map(|_| Self(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
 }

@@ -394,23 +394,6 @@ fn ctrl_c_stops_cleanly_with_nothing_left_behind() {
     assert!(tree(&out_dir).is_empty(), "left behind: {:?}", tree(&out_dir));
 }
 
-/// A 1 MiB tmpfs mounted for a test (needs root); unmounted when dropped.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(dir: std::path::PathBuf) -> Option<Self> {
-        let mut cmd = Command::new("mount");
-        cmd.args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).arg(&dir).stderr(Stdio::null());
-        cmd.status().ok().filter(|s| s.success()).map(|_| Self(dir))
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn full_disk_is_reported_with_nothing_left_behind() {
     let s = Scratch::new();
@@ -418,7 +401,7 @@ fn full_disk_is_reported_with_nothing_left_behind() {
         "in/big.mp4",
         &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3", "-c:v", "libx264", "-preset", "ultrafast"],
     );
-    let Some(disk) = SmallDisk::mount(s.mkdir("full")) else {
+    let Some(disk) = SmallDisk::mount(s.mkdir("full"), "1m", false) else {
         eprintln!("cannot mount a small tmpfs (not root?): the full-disk case is not run");
         return;
     };

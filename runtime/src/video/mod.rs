@@ -199,7 +199,7 @@ pub fn convert(
             info.frame_rate.as_f64()
         );
     }
-    let write_err = |e: std::io::Error| Error::Write { path: output.to_path_buf(), reason: e.to_string() };
+    let write_err = |e: std::io::Error| Error::write(output, &e);
     let dir = fsio::parent_dir(output);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::Write { path: output.to_path_buf(), reason: format!("cannot create the folder: {e}") })?;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use indicatif::ProgressBar;
@@ -37,11 +38,15 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     }
     let total = jobs.len() + failed.len();
     let mut done = 0usize;
+    let mut no_room = false;
     if !jobs.is_empty() {
         let mut model = load_model(&args.model, Variant::Full)?;
         let bar = if jobs.len() > 1 { ProgressBar::new(jobs.len() as u64) } else { ProgressBar::hidden() };
         bar.set_style(bar_style("{bar:30} {pos}/{len} images  {rate}  eta {eta}  {msg}"));
-        batch::run(&mut model, jobs, &options, signals::install(), |outcome| {
+        signals::install();
+        let out_of_room = AtomicBool::new(false);
+        let stop = || signals::requested() || out_of_room.load(Ordering::SeqCst);
+        batch::run(&mut model, jobs, &options, &stop, |outcome| {
             bar.inc(1);
             match &outcome.result {
                 Ok(()) => {
@@ -49,13 +54,24 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
                     bar.set_message(outcome.job.input.display().to_string());
                     tracing::debug!("{} -> {}", outcome.job.input.display(), outcome.job.output.display());
                 }
+                // Images already under way when the disk filled up fail alike: said once.
+                Err(nst_runtime::Error::NoRoom { .. }) if no_room => {}
                 Err(e) => {
                     bar.suspend(|| eprintln!("error: {e}"));
                     failed.push(e.to_string());
+                    if matches!(e, nst_runtime::Error::NoRoom { .. }) {
+                        // Every further image would fail alike: stop here.
+                        no_room = true;
+                        out_of_room.store(true, Ordering::SeqCst);
+                    }
                 }
             }
         });
         bar.finish_and_clear();
+    }
+    if no_room {
+        eprintln!("stopped after {done} of {}: no room left for the outputs", count(total as u64, "image", "images"));
+        return Ok(ExitCode::FAILURE);
     }
     if signals::requested() {
         eprintln!("{}: stylized {done} of {}; nothing else was written", signals::describe(), count(total as u64, "image", "images"));
