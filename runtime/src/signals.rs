@@ -9,6 +9,7 @@
 //! program killed by it. A second signal while the first is being handled ends the
 //! program at once (with the same status), for work that does not stop quickly enough.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::OnceLock;
 
@@ -28,15 +29,19 @@ pub fn install() -> &'static AtomicBool {
         Ok(mut signals) => {
             let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
                 for sig in signals.forever() {
+                    // Writing to a terminal that hung up fails: never panic over it.
+                    let say = |text: String| {
+                        let _ = writeln!(std::io::stderr(), "{text}");
+                    };
                     if FLAG.load(Ordering::SeqCst) {
                         // The second one: stop now.
-                        eprintln!("{}: stopping at once", name(sig));
+                        say(format!("{}: stopping at once", name(sig)));
                         std::process::exit(i32::from(code(sig)));
                     }
-                    eprintln!("\n{}: stopping cleanly (send it again to stop at once)", name(sig));
                     // The signal first, so that whoever sees the flag finds it.
                     SIGNAL.store(sig, Ordering::SeqCst);
                     FLAG.store(true, Ordering::SeqCst);
+                    say(format!("\n{}: stopping cleanly (send it again to stop at once)", name(sig)));
                 }
             });
             if let Err(e) = spawned {
