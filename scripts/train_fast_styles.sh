@@ -54,7 +54,7 @@ declare -A stages=(
   [the_scream]="250:6:10000 400:2:1000 300:1.5:1000"
   [shipwreck]="250:6:10000 400:2:1000"
   [kandinsky_composition_vii]="250:6:10000 400:2:1000 250:3:1000"
-  [udnie]="250:6:10000 400:2:1000 400:1:1000"
+  [udnie]="250:6:10000 400:2:1000 400:1:1000 300:0.7:1000"
 )
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
