@@ -442,6 +442,18 @@ pub fn help_text(bin: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 help")
 }
 
+/// Hidden temporary files (`.name.XXXX.tmp`, as `fsio` and ffmpeg's outputs leave them)
+/// anywhere under `dir`.
+pub fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    tree(dir)
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with('.') || name.ends_with(".tmp")
+        })
+        .collect()
+}
+
 /// A small tmpfs mounted for a test (needs root), `size` as mount takes it ("1m", "64k"),
 /// optionally read-only; unmounted when dropped. `None` where it cannot be mounted (the
 /// tests that need it then say so and return).

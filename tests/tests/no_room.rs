@@ -17,11 +17,6 @@ fn noise(w: u32, h: u32, seed: u32) -> RgbImage {
     })
 }
 
-/// Hidden temporary files (`.name.XXXX.tmp`) in `dir`.
-fn temporaries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    tree(dir).into_iter().filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.')).collect()
-}
-
 #[test]
 fn a_batch_stops_at_a_full_disk_with_one_error() {
     let s = Scratch::new();

@@ -38,17 +38,6 @@ fn stop_midway(mut child: Child, ready: impl Fn() -> bool, signal: &str) -> (Opt
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-/// Hidden temporary files (`.name.XXXX.tmp`) anywhere under `dir`.
-fn temporaries(dir: &Path) -> Vec<std::path::PathBuf> {
-    tree(dir)
-        .into_iter()
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.starts_with('.') || name.ends_with(".tmp")
-        })
-        .collect()
-}
-
 /// No ffmpeg process whose command line names `marker` is left running.
 fn no_ffmpeg_left(marker: &Path) {
     std::thread::sleep(Duration::from_millis(200));

@@ -302,7 +302,7 @@ impl FileSource {
         let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
         let damage = video::Damage::of_text(&stderr, &self.path);
         if !status.success() || self.frames == 0 {
-            let said = if damage.messages.is_empty() { String::new() } else { format!(" (ffmpeg: {})", damage.messages.join("; ")) };
+            let said = damage.said();
             let reason =
                 if status.success() { format!("no frame could be decoded{said}") } else { format!("ffmpeg failed ({status}){said}") };
             return Err(Error::VideoDecode { path: self.path.clone(), reason });

@@ -127,7 +127,12 @@ impl Damage {
         } else {
             format!("the decoder reported {}", count(self.errors, "error", "errors"))
         };
-        if self.messages.is_empty() { what } else { format!("{what} (ffmpeg: {})", self.messages.join("; ")) }
+        format!("{what}{}", self.said())
+    }
+
+    /// What ffmpeg said, as a suffix for a message: " (ffmpeg: a; b)", or "" if nothing.
+    pub fn said(&self) -> String {
+        if self.messages.is_empty() { String::new() } else { format!(" (ffmpeg: {})", self.messages.join("; ")) }
     }
 }
 

@@ -225,10 +225,9 @@ pub fn run(
     if decoding == Decoding::Strict && damage.errors > 0 {
         return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("the file is damaged (ffmpeg: {}); without --strict, damaged parts are concealed as players do", damage.messages.join("; ")) });
     }
-    let said = || if damage.messages.is_empty() { String::new() } else { format!(" (ffmpeg: {})", damage.messages.join("; ")) };
     if counts.decoded == 0 && !procs.killed {
         // The decoder ended by itself without a frame (the encoder then fails too).
-        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("no frame could be decoded{}", said()) });
+        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("no frame could be decoded{}", damage.said()) });
     }
     if procs.failed_alone(encoder_status) {
         let said = lines(encoder_lines).join("\n");
@@ -240,14 +239,14 @@ pub fn run(
         return Err(Error::Write { path: output.to_path_buf(), reason });
     }
     if procs.failed_alone(decoder_status) {
-        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("ffmpeg stopped decoding ({decoder_status}){}", said()) });
+        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("ffmpeg stopped decoding ({decoder_status}){}", damage.said()) });
     }
     if let Some(e) = first_error {
         return Err(e);
     }
     let Counts { decoded, styled, encoded, instability } = counts;
     if decoded == 0 {
-        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("no frame could be decoded{}", said()) });
+        return Err(Error::VideoDecode { path: input.to_path_buf(), reason: format!("no frame could be decoded{}", damage.said()) });
     }
     if styled != decoded || encoded != decoded {
         return Err(Error::Write {
