@@ -54,7 +54,13 @@ impl StylizeOptions {
 
     /// Runs the network and the post-processing on a prepared picture.
     pub fn stylize(&self, model: &mut StyleModel, picture: &Picture) -> Result<Picture> {
-        let mut out = model.stylize(&picture.rgb)?;
+        self.stylize_with(model, picture, None)
+    }
+
+    /// [`Self::stylize`] that another thread can stop through `run` (see
+    /// [`StyleModel::run_chw_with`]).
+    pub fn stylize_with(&self, model: &mut StyleModel, picture: &Picture, run: Option<&crate::model::RunOptions>) -> Result<Picture> {
+        let mut out = model.stylize_with(&picture.rgb, run)?;
         if self.preserve_color {
             out = color::preserve_color(&out, &picture.rgb);
         }

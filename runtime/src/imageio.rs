@@ -44,9 +44,47 @@ pub fn decoder_limits() -> Limits {
 
 /// Decodes an image file, applying its EXIF orientation and the decoder limits.
 pub fn load(path: &Path) -> Result<Picture> {
-    let image = load_dynamic(path)?;
+    Ok(picture_of(load_dynamic(path)?))
+}
+
+/// Decodes an image file held in memory (an upload), like [`load`]: EXIF orientation,
+/// a JPEG must be complete, the decoder limits apply. Before decoding, its header must
+/// show at most `max_pixels` pixels. `what` names it in errors.
+pub fn decode_picture(bytes: &[u8], what: &Path, max_pixels: Option<u64>) -> Result<Picture> {
+    if let Some(max) = max_pixels {
+        let (w, h) = probe(bytes, what)?;
+        let pixels = u64::from(w) * u64::from(h);
+        if pixels > max {
+            return Err(Error::TooLarge {
+                path: what.to_path_buf(),
+                reason: format!("{w}x{h} is {:.1} megapixels; at most {:.1} are accepted", pixels as f64 / 1e6, max as f64 / 1e6),
+            });
+        }
+    } else if bytes.is_empty() {
+        return Err(Error::EmptyFile { path: what.to_path_buf() });
+    }
+    Ok(picture_of(decode_bytes(bytes, what, true)?))
+}
+
+/// The width and height an image held in memory says it has, read from its header
+/// alone (nothing is decoded): cheap enough to check an upload before queueing it.
+pub fn probe(bytes: &[u8], what: &Path) -> Result<(u32, u32)> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyFile { path: what.to_path_buf() });
+    }
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| Error::Read { path: what.to_path_buf(), source })?;
+    if reader.format().is_none() {
+        return Err(Error::UnsupportedFormat { path: what.to_path_buf(), supported: SUPPORTED_INPUTS });
+    }
+    reader.into_dimensions().map_err(|e| image_error(what, e))
+}
+
+/// RGB, plus the alpha channel when the image has one.
+fn picture_of(image: DynamicImage) -> Picture {
     if !image.color().has_alpha() {
-        return Ok(Picture { rgb: image.to_rgb8(), alpha: None });
+        return Picture { rgb: image.to_rgb8(), alpha: None };
     }
     let rgba = image.to_rgba8();
     let (w, h) = rgba.dimensions();
@@ -55,7 +93,7 @@ pub fn load(path: &Path) -> Result<Picture> {
         let p = rgba.get_pixel(x, y);
         image::Rgb([p[0], p[1], p[2]])
     });
-    Ok(Picture { rgb, alpha: Some(alpha) })
+    Picture { rgb, alpha: Some(alpha) }
 }
 
 /// Whether a file name has one of the image extensions we read.
@@ -223,6 +261,29 @@ impl OutputFormat {
         }
     }
 
+    /// The format of an image held in memory, when it is one we can also write.
+    pub fn guess(bytes: &[u8]) -> Option<Self> {
+        match image::guess_format(bytes).ok()? {
+            ImageFormat::Png => Some(Self::Png),
+            ImageFormat::Jpeg => Some(Self::Jpeg),
+            ImageFormat::WebP => Some(Self::WebP),
+            ImageFormat::Bmp => Some(Self::Bmp),
+            ImageFormat::Tiff => Some(Self::Tiff),
+            _ => None,
+        }
+    }
+
+    /// The media type (`image/png`, ...).
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::WebP => "image/webp",
+            Self::Bmp => "image/bmp",
+            Self::Tiff => "image/tiff",
+        }
+    }
+
     pub fn supports_alpha(self) -> bool {
         matches!(self, Self::Png | Self::WebP | Self::Tiff)
     }
@@ -247,15 +308,31 @@ pub const JPEG_QUALITY: u8 = 92;
 /// white where it does not.
 pub fn save(path: &Path, picture: &Picture) -> Result<()> {
     let format = OutputFormat::from_path(path)?;
-    let write_err = |e: std::io::Error| Error::write(path, &e);
+    fsio::write_atomic(path, |out| {
+        encode_to(&mut *out, picture, format)?;
+        out.flush()
+    })
+    .map_err(|e| Error::write(path, &e))
+}
+
+/// Encodes a picture in memory (for an HTTP answer), alpha handled as in [`save`].
+pub fn encode(picture: &Picture, format: OutputFormat) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    encode_to(&mut out, picture, format).map_err(|e| Error::Inference(format!("cannot encode the result as {}: {e}", format.extension())))?;
+    Ok(out)
+}
+
+/// Writes `picture` in `format`: alpha kept where the format has it, composited over
+/// white where it does not.
+fn encode_to(out: &mut dyn Write, picture: &Picture, format: OutputFormat) -> std::io::Result<()> {
     let (w, h) = picture.rgb.dimensions();
-    let (bytes, color): (Vec<u8>, image::ExtendedColorType) = match (&picture.alpha, format.supports_alpha()) {
+    let (bytes, color): (std::borrow::Cow<[u8]>, image::ExtendedColorType) = match (&picture.alpha, format.supports_alpha()) {
         (Some(alpha), true) => {
             let mut rgba = Vec::with_capacity((w * h * 4) as usize);
             for (p, a) in picture.rgb.pixels().zip(alpha.pixels()) {
                 rgba.extend_from_slice(&[p[0], p[1], p[2], a[0]]);
             }
-            (rgba, image::ExtendedColorType::Rgba8)
+            (rgba.into(), image::ExtendedColorType::Rgba8)
         }
         (Some(alpha), false) => {
             let mut rgb = picture.rgb.clone();
@@ -265,30 +342,26 @@ pub fn save(path: &Path, picture: &Picture) -> Result<()> {
                     *c = ((*c as u32 * a + 255 * (255 - a) + 127) / 255) as u8;
                 }
             }
-            (rgb.into_raw(), image::ExtendedColorType::Rgb8)
+            (rgb.into_raw().into(), image::ExtendedColorType::Rgb8)
         }
-        (None, _) => (picture.rgb.as_raw().clone(), image::ExtendedColorType::Rgb8),
+        (None, _) => (picture.rgb.as_raw().as_slice().into(), image::ExtendedColorType::Rgb8),
     };
-    fsio::write_atomic(path, |out| {
-        let result = match format {
-            OutputFormat::Png => PngEncoder::new(&mut *out).write_image(&bytes, w, h, color),
-            OutputFormat::Jpeg => JpegEncoder::new_with_quality(&mut *out, JPEG_QUALITY).write_image(&bytes, w, h, color),
-            OutputFormat::WebP => WebPEncoder::new_lossless(&mut *out).write_image(&bytes, w, h, color),
-            OutputFormat::Bmp => image::codecs::bmp::BmpEncoder::new(&mut *out).write_image(&bytes, w, h, color),
-            OutputFormat::Tiff => {
-                let mut buf = std::io::Cursor::new(Vec::new());
-                image::codecs::tiff::TiffEncoder::new(&mut buf)
-                    .write_image(&bytes, w, h, color)
-                    .and_then(|_| out.write_all(buf.get_ref()).map_err(ImageError::IoError))
-            }
-        };
-        result.map_err(|e| match e {
-            ImageError::IoError(io) => io,
-            other => std::io::Error::other(other.to_string()),
-        })?;
-        out.flush()
+    let result = match format {
+        OutputFormat::Png => PngEncoder::new(&mut *out).write_image(&bytes, w, h, color),
+        OutputFormat::Jpeg => JpegEncoder::new_with_quality(&mut *out, JPEG_QUALITY).write_image(&bytes, w, h, color),
+        OutputFormat::WebP => WebPEncoder::new_lossless(&mut *out).write_image(&bytes, w, h, color),
+        OutputFormat::Bmp => image::codecs::bmp::BmpEncoder::new(&mut &mut *out).write_image(&bytes, w, h, color),
+        OutputFormat::Tiff => {
+            let mut buf = std::io::Cursor::new(Vec::new());
+            image::codecs::tiff::TiffEncoder::new(&mut buf)
+                .write_image(&bytes, w, h, color)
+                .and_then(|_| out.write_all(buf.get_ref()).map_err(ImageError::IoError))
+        }
+    };
+    result.map_err(|e| match e {
+        ImageError::IoError(io) => io,
+        other => std::io::Error::other(other.to_string()),
     })
-    .map_err(write_err)
 }
 
 /// Saves an RGB image atomically (see [`save`]).

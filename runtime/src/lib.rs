@@ -13,6 +13,7 @@
 //! - [`batch`]: `nst stylize` over many files, with a report of what failed.
 //! - [`sheet`]: `nst sheet`: one photo in every bundled style, as a labelled contact sheet.
 //! - [`live`]: `nst live`: camera, video file or test pattern -> style network -> window.
+//! - [`serve`]: `nst serve`: the HTTP API (axum), its workers, jobs and metrics.
 //! - [`signals`]: stopping cleanly on SIGINT, SIGTERM and SIGHUP (exit status 128 + signal).
 //! - [`video`]: `nst video`: video files through ffmpeg, with flicker reduction.
 
@@ -28,6 +29,7 @@ pub mod live;
 pub mod logging;
 pub mod model;
 pub mod ortlib;
+pub mod serve;
 pub mod sheet;
 pub mod signals;
 pub mod video;

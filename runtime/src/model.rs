@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
+pub use ort::session::RunOptions;
 use ort::session::Session;
 use ort::value::{Tensor, TensorElementType, ValueType};
 
@@ -102,8 +103,26 @@ impl StyleModel {
     /// Runs the network on a planar RGB tensor (0-255) of `w`x`h` and returns the output
     /// in the same layout. The model must accept the size (see [`Self::stylize`]).
     pub fn run_chw(&mut self, chw: Vec<f32>, w: u32, h: u32) -> Result<Vec<f32>> {
+        self.run_chw_with(chw, w, h, None)
+    }
+
+    /// [`Self::run_chw`] that another thread can stop: `terminate()` on `options` ends
+    /// the run early with [`Error::Interrupted`].
+    pub fn run_chw_with(&mut self, chw: Vec<f32>, w: u32, h: u32, options: Option<&RunOptions>) -> Result<Vec<f32>> {
         let input = Tensor::from_array((vec![1i64, 3, h as i64, w as i64], chw)).map_err(|e| Error::Inference(e.to_string()))?;
-        let outputs = self.session.run(ort::inputs![INPUT_NAME => input]).map_err(|e| Error::Inference(e.to_string()))?;
+        let inputs = ort::inputs![INPUT_NAME => input];
+        let outputs = match options {
+            Some(options) => self.session.run_with_options(inputs, options),
+            None => self.session.run(inputs),
+        };
+        let outputs = outputs.map_err(|e| {
+            let msg = e.to_string();
+            if options.is_some() && msg.contains("terminate flag") {
+                Error::Interrupted
+            } else {
+                Error::Inference(msg)
+            }
+        })?;
         let (shape, data) =
             outputs[OUTPUT_NAME].try_extract_tensor::<f32>().map_err(|e| Error::Inference(format!("reading the output: {e}")))?;
         let expected = [1i64, 3, h as i64, w as i64];
@@ -121,6 +140,11 @@ impl StyleModel {
     /// Stylizes an RGB image of any size: images smaller than the network's minimum side
     /// are edge-padded and cropped back; the network itself handles every other size.
     pub fn stylize(&mut self, img: &RgbImage) -> Result<RgbImage> {
+        self.stylize_with(img, None)
+    }
+
+    /// [`Self::stylize`] that another thread can stop (see [`Self::run_chw_with`]).
+    pub fn stylize_with(&mut self, img: &RgbImage, options: Option<&RunOptions>) -> Result<RgbImage> {
         let (w, h) = img.dimensions();
         let min = self.info.min_side;
         let (pw, ph) = (w.max(min), h.max(min));
@@ -131,7 +155,7 @@ impl StyleModel {
         } else {
             img
         };
-        let out = self.run_chw(imageio::to_chw(src), pw, ph)?;
+        let out = self.run_chw_with(imageio::to_chw(src), pw, ph, options)?;
         let out = imageio::from_chw(&out, pw, ph);
         if (pw, ph) == (w, h) {
             Ok(out)

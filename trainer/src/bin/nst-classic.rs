@@ -88,11 +88,30 @@ struct Cli {
     /// (<name>.<iteration>.<ext>; <name>.<scale>px.<iteration>.<ext> with --scales).
     #[arg(long, value_name = "N")]
     save_every: Option<usize>,
+    /// How progress is shown: a bar on the terminal, or JSON lines on stdout (one per
+    /// iteration, one per saved intermediate, and one at the end) for a program that
+    /// runs nst-classic (as `nst serve` does).
+    #[arg(long, value_enum, default_value_t = ProgressArg::Bar)]
+    progress: ProgressArg,
     /// Seed for --init noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
     hardware: DeviceArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProgressArg {
+    Bar,
+    Json,
+}
+
+/// One line of `--progress json`.
+fn json_line(value: serde_json::Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -167,7 +186,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         describe(device)
     );
 
-    let bar = ProgressBar::new((s.iterations * scales) as u64);
+    let json = cli.progress == ProgressArg::Json;
+    let total = s.iterations * scales;
+    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} it  {elapsed_precise} eta {eta_precise}  {msg}").expect("template"));
     let output = cli.output.clone();
     let save_every = cli.save_every;
@@ -178,8 +199,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             bail!("stopped by a signal");
         }
-        bar.set_position((p.scale * p.iterations + p.iteration) as u64);
+        let done = p.scale * p.iterations + p.iteration;
+        bar.set_position(done as u64);
         let l = p.losses;
+        if json {
+            json_line(serde_json::json!({
+                "event": "iteration", "done": done, "total": total, "width": p.width, "height": p.height,
+                "losses": {"content": l.content, "style": l.style, "tv": l.tv, "total": l.total},
+            }));
+        }
         bar.set_message(format!(
             "{}x{}  content {:.4e}  style {:.4e}  tv {:.3e}  total {:.4e}",
             p.width, p.height, l.content, l.style, l.tv, l.total
@@ -188,6 +216,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if p.iteration % n == 0 {
                 let path = intermediate_path(&output, (p.scales > 1).then_some(p.width.max(p.height)), p.iteration);
                 imageio::save_rgb(&path, &p.image())?;
+                if json {
+                    json_line(serde_json::json!({"event": "intermediate", "done": done, "path": path}));
+                }
             }
         }
         Ok(())
@@ -225,6 +256,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         std::io::Write::write_all(w, b"\n")
     })
     .with_context(|| format!("{}: cannot write the losses", json_path.display()))?;
+    if json {
+        json_line(serde_json::json!({"event": "done", "output": cli.output, "width": outcome.width, "height": outcome.height}));
+    }
     let (l, o) = (&outcome.losses, &outcome.output_losses);
     eprintln!(
         "wrote {} ({}x{}, {} iterations, {} evaluations, {:.1} s)\n  final losses: content {:.4e}, style {:.4e}, tv {:.3e}, total {:.4e}\n  \

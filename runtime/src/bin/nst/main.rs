@@ -3,6 +3,7 @@
 
 mod common;
 mod live;
+mod serve;
 mod sheet;
 mod styles;
 mod stylize;
@@ -48,6 +49,8 @@ enum Command {
     },
     /// Render one photo in every bundled style (or those given) as a labelled contact sheet, the original first.
     Sheet(sheet::SheetArgs),
+    /// Serve the HTTP API (stylize, jobs, styles, health, metrics) for apps and web pages.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Devices { json } => live::devices(json),
         Command::Styles { json } => styles::run(json),
         Command::Sheet(args) => sheet::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,
