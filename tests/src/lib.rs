@@ -476,3 +476,91 @@ impl Drop for SmallDisk {
         let _ = Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// A real `nst serve` on a free loopback port, stopped (SIGKILL) when dropped; its stderr
+/// goes to a file that [`Server::log`] reads.
+pub struct Server {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    log: tempfile::NamedTempFile,
+}
+
+impl Server {
+    /// Starts `nst serve --bind 127.0.0.1:0 ARGS` and waits until `/readyz` answers 200.
+    pub fn start(args: &[&str]) -> Server {
+        use std::io::BufRead;
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let mut child = nst()
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(log.reopen().expect("the log file"))
+            .spawn()
+            .expect("cannot start nst serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+        // Keep reading stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let Some(rest) = first.split("listening on http://").nth(1) else {
+            let _ = child.kill();
+            panic!("nst serve did not start: {first:?}\n{}", std::fs::read_to_string(log.path()).unwrap_or_default());
+        };
+        let addr = rest.split('/').next().unwrap_or_default().to_string();
+        let server = Server { child, base: format!("http://{addr}"), log };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::blocking::get(server.url("/readyz")) {
+                if r.status() == 200 {
+                    return server;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "nst serve was not ready within 60 s:\n{}", server.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Sends a signal (by name: TERM, INT) to the server.
+    pub fn signal(&self, name: &str) {
+        assert!(Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().expect("kill").success());
+    }
+
+    /// Waits up to `secs` for the server to exit; its exit code.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("nst serve did not exit within {secs} s:\n{}", self.log());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Encodes an image as JPEG (quality 90) or PNG, in memory.
+pub fn encode(img: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img.clone()).write_to(&mut out, format).expect("encode");
+    out.into_inner()
+}
