@@ -93,6 +93,7 @@ fn not_run(words: &[String]) -> Option<&'static str> {
     }
     match words[1].as_str() {
         "live" if !words.iter().any(|w| w == "test" || w.ends_with(".mp4")) => Some("needs a camera"),
+        "serve" => Some("serves until stopped (tests/serve.rs starts it)"),
         _ if has("--start") => Some("cuts a long video"),
         _ => None,
     }

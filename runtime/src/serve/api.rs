@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::catalog::{clip, Entry};
@@ -94,7 +95,7 @@ pub fn router(app: Arc<App>) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
                     tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
-                }))
+                }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .option_layer(cors),
         )
