@@ -3,15 +3,15 @@
 #   1. the photos (../shared/photos, else assets/photos) cropped to 640x480 JPEGs;
 #   2. batch:  `nst stylize` over COPIES copies of them with the fast STYLE (images/s);
 #   3. server: `nst serve` (its defaults) and `nst-load`: CLIENTS concurrent clients
-#      posting the photos for SECONDS s; requests/s, latency p50/p95/p99, the count of
+#      posting the photos for DURATION s; requests/s, latency p50/p95/p99, the count of
 #      each status, and the server's memory (start, peak, and every tenth of the run);
 #   4. the server's throughput as a share of the batch's (goal: at least 90%).
-# Settings: CLIENTS (32), SECONDS (60), STYLE (udnie), VARIANT (fast), COPIES (20),
+# Settings: CLIENTS (32), DURATION (60 seconds; not SECONDS, which bash keeps for itself), STYLE (udnie), VARIANT (fast), COPIES (20),
 # PORT (18089), SERVE_ARGS (more `nst serve` options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-32}
-SECONDS_=${SECONDS:-60}
+DURATION=${DURATION:-60}
 STYLE=${STYLE:-udnie}
 VARIANT=${VARIANT:-fast}
 COPIES=${COPIES:-20}
@@ -48,7 +48,7 @@ for _ in $(seq 1 200); do
     sleep 0.1
 done
 echo "server: $(head -1 "$tmp/serve.out")"
-"$LOAD" run "http://127.0.0.1:$PORT/api/v1/stylize?style=$STYLE&variant=$VARIANT" "$tmp/photos" --clients "$CLIENTS" --seconds "$SECONDS_" --pid "$server" | tee "$tmp/load.txt"
+"$LOAD" run "http://127.0.0.1:$PORT/api/v1/stylize?style=$STYLE&variant=$VARIANT" "$tmp/photos" --clients "$CLIENTS" --seconds "$DURATION" --pid "$server" | tee "$tmp/load.txt"
 kill -TERM "$server"
 wait "$server" || true
 server=""

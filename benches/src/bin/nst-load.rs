@@ -71,6 +71,9 @@ fn run(url: &str, dir: &Path, rest: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
+    if clients == 0 || seconds == 0 {
+        return Err("--clients and --seconds must be at least 1".into());
+    }
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(photos(dir)?.iter().map(std::fs::read).collect::<Result<_, _>>().map_err(|e| e.to_string())?);
     let stop = Arc::new(AtomicBool::new(false));
     // (latency of each 200, status counts)
@@ -120,10 +123,11 @@ fn run(url: &str, dir: &Path, rest: &[String]) -> Result<(), String> {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let window = started.elapsed().as_secs_f64();
     for t in threads {
         let _ = t.join();
     }
+    // Requests in flight at the end still count: the window runs to the last answer.
+    let window = started.elapsed().as_secs_f64();
     let (mut lat, counts) = std::mem::take(&mut *results.lock().unwrap());
     lat.sort_by(f64::total_cmp);
     let q = |p: f64| if lat.is_empty() { f64::NAN } else { lat[((lat.len() as f64 - 1.0) * p).round() as usize] * 1000.0 };
