@@ -504,3 +504,106 @@ fn sigterm_finishes_running_work_refuses_the_queue_and_exits_0() {
     assert_eq!(s.wait_exit(30), Some(0), "{}", s.log());
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
+
+/// A live WebSocket client on `path` (query included), reading with a timeout.
+fn live_socket(s: &Server, path: &str) -> Result<tungstenite::WebSocket<std::net::TcpStream>, tungstenite::Error> {
+    let host = s.base.trim_start_matches("http://").to_string();
+    let stream = std::net::TcpStream::connect(&host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    tungstenite::client(format!("ws://{host}{path}"), stream).map(|(ws, _)| ws).map_err(|e| match e {
+        tungstenite::HandshakeError::Failure(e) => e,
+        tungstenite::HandshakeError::Interrupted(_) => panic!("handshake interrupted"),
+    })
+}
+
+fn read_live(ws: &mut tungstenite::WebSocket<std::net::TcpStream>) -> tungstenite::Message {
+    loop {
+        match ws.read().expect("a message from the live socket") {
+            tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => continue,
+            m => return m,
+        }
+    }
+}
+
+fn note(m: tungstenite::Message) -> Value {
+    match m {
+        tungstenite::Message::Text(t) => serde_json::from_str(t.as_str()).unwrap(),
+        other => panic!("expected a text note, got {other:?}"),
+    }
+}
+
+#[test]
+fn live_websocket_stylizes_frames_keeps_only_the_newest_and_switches_style() {
+    use tungstenite::Message;
+    let s = Server::start(&["--workers", "1"]);
+    let c = client();
+    // Checked before the upgrade: plain HTTP errors in words.
+    assert!(problem(c.get(s.url("/api/v1/live?style=picasso")).send().unwrap(), 404).contains("no style named 'picasso'"));
+    assert!(problem(c.get(s.url("/api/v1/live?max_size=5000")).send().unwrap(), 400).contains("max_size must be between 16 and 1280"));
+    assert!(problem(c.get(s.url("/api/v1/live")).send().unwrap(), 400).contains("WebSocket"));
+
+    // A frame in, a JPEG out at the asked size, in the fast variant by default.
+    let mut ws = live_socket(&s, "/api/v1/live?style=udnie&max_size=64").unwrap();
+    ws.send(Message::Binary(jpeg(128, 96).into())).unwrap();
+    let Message::Binary(b) = read_live(&mut ws) else { panic!("expected a frame") };
+    let frame = image::load_from_memory_with_format(&b, ImageFormat::Jpeg).expect("a JPEG frame").to_rgb8();
+    assert_eq!(frame.dimensions(), (64, 48));
+    let plain = image::imageops::resize(&pattern(128, 96), 64, 48, image::imageops::FilterType::Triangle);
+    assert!(mean_abs_diff(&frame, &plain) > 10.0, "the frame is stylized");
+
+    // Settings: a switch is confirmed; a bad one is a note in words, the socket stays.
+    ws.send(Message::Text(r#"{"style": "the_scream"}"#.into())).unwrap();
+    assert_eq!(note(read_live(&mut ws)), serde_json::json!({"type": "style", "style": "the_scream", "variant": "fast"}));
+    ws.send(Message::Text(r#"{"style": "nope"}"#.into())).unwrap();
+    let n = note(read_live(&mut ws));
+    assert_eq!(n["type"], "error");
+    assert!(n["detail"].as_str().unwrap().contains("no style named 'nope'"), "{n}");
+    ws.send(Message::Text("not json".into())).unwrap();
+    assert_eq!(note(read_live(&mut ws))["type"], "error");
+    // Not an image: a note, and the next frame still works.
+    ws.send(Message::Binary(b"garbage".to_vec().into())).unwrap();
+    let n = note(read_live(&mut ws));
+    assert!(n["detail"].as_str().unwrap().contains("not a supported image"), "{n}");
+
+    // Frames that arrive while one is stylized: only the newest is kept. Slow frames (the
+    // full variant at 320 px) sent back to back.
+    drop(ws);
+    let mut ws = live_socket(&s, "/api/v1/live?style=udnie&variant=full&max_size=320").unwrap();
+    let burst = 6;
+    for _ in 0..burst {
+        ws.send(Message::Binary(jpeg(320, 240).into())).unwrap();
+    }
+    let mut answers = 0;
+    ws.get_mut().set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    loop {
+        match ws.read() {
+            Ok(Message::Binary(_)) => answers += 1,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert!((2..burst).contains(&answers), "{answers} answers to {burst} frames sent at once (the first and the newest, not a queue)");
+    drop(ws);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.log().matches("live: closed").count() < 2 {
+        assert!(Instant::now() < deadline, "{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = s.log();
+    let last = log.lines().filter(|l| l.contains("live: closed")).last().unwrap();
+    let skipped: u64 = last.split("skipped=").nth(1).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap();
+    assert_eq!(skipped as usize + answers, burst, "each frame either answered or counted as skipped\n{}", s.log());
+
+    // With an API key, a browser passes it as access_token.
+    let dir = tempfile::tempdir().unwrap();
+    let key = "0123456789abcdef0123456789abcdef";
+    std::fs::write(dir.path().join("key"), key).unwrap();
+    let guarded = Server::start(&["--api-key-file", &dir.path().join("key").display().to_string()]);
+    match live_socket(&guarded, "/api/v1/live") {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("no key: {:?}", other.map(|_| "connected")),
+    }
+    let mut ws = live_socket(&guarded, &format!("/api/v1/live?max_size=32&access_token={key}")).unwrap();
+    ws.send(Message::Binary(jpeg(64, 48).into())).unwrap();
+    assert!(matches!(read_live(&mut ws), Message::Binary(_)));
+}

@@ -12,7 +12,7 @@ use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
@@ -43,7 +43,7 @@ pub const THUMBNAIL_SIDE: u32 = 256;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "nst", description = "Neural style transfer: photos into paintings. Errors are `application/problem+json`."),
-    paths(list_styles, thumbnail, stylize, create_job, get_job, job_events, job_result, job_preview, delete_job, healthz, readyz, metrics),
+    paths(list_styles, thumbnail, stylize, super::live::live, create_job, get_job, job_events, job_result, job_preview, delete_job, healthz, readyz, metrics),
     components(schemas(StylesAnswer, StyleDoc, VariantDoc, Limits, JobStatus, JobLinks, JobState, JobKind, Problem))
 )]
 struct ApiDoc;
@@ -64,6 +64,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/jobs/{id}/events", get(job_events))
         .route("/jobs/{id}/result", get(job_result))
         .route("/jobs/{id}/preview", get(job_preview))
+        .route("/live", get(super::live::live))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&app), authorize));
     let cors = (!app.config.cors_origins.is_empty()).then(|| {
         let origins: Vec<HeaderValue> = app.config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
@@ -81,7 +82,9 @@ pub fn router(app: Arc<App>) -> Router {
             ])
     });
     Router::new()
-        .route("/", get(index))
+        .route("/", get(super::web::index))
+        .route("/app.js", get(super::web::script))
+        .route("/app.css", get(super::web::style))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -102,7 +105,7 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-fn request_id(headers: &HeaderMap) -> String {
+pub(super) fn request_id(headers: &HeaderMap) -> String {
     headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
 }
 
@@ -111,7 +114,16 @@ fn request_id(headers: &HeaderMap) -> String {
 
 async fn authorize(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     if let Some(key) = &app.config.api_key {
-        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        let header_key = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string);
+        // Browsers cannot set Authorization on a WebSocket: the live route also takes the
+        // key as `access_token` in its query (never logged: the log has the path only).
+        let query_key = || {
+            (req.uri().path().ends_with("/live"))
+                .then(|| serde_urlencoded::from_str::<Vec<(String, String)>>(req.uri().query().unwrap_or("")).ok())
+                .flatten()
+                .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v))
+        };
+        let given = header_key.or_else(query_key).unwrap_or_default();
         // Constant time over the key's bytes: the answer's timing says nothing about how
         // much of a guess was right.
         if !bool::from(given.trim().as_bytes().ct_eq(key.as_bytes())) {
@@ -129,13 +141,6 @@ async fn method_not_allowed(req: Request) -> Problem {
     Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", format!("{} is not allowed on {}", req.method(), clip(req.uri().path())))
 }
 
-async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>nst</title>",
-        "<h1>nst serve</h1><p>The API is under <code>/api/v1</code>: ",
-        "<a href=\"/api/v1/openapi.json\">its OpenAPI document</a>, <a href=\"/api/v1/styles\">the styles</a>.</p>"
-    ))
-}
 
 #[derive(Serialize, ToSchema)]
 struct Health {
@@ -386,7 +391,7 @@ struct Upload {
     filename: Option<String>,
 }
 
-fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Problem> {
+pub(super) fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Problem> {
     let query = req.uri().query().unwrap_or("");
     serde_urlencoded::from_str::<Vec<(String, String)>>(query).map_err(|e| Problem::bad_request(format!("the query string cannot be read: {e}")))
 }
@@ -441,18 +446,18 @@ async fn read_upload(app: &App, req: Request) -> Result<Upload, Problem> {
 }
 
 /// `POST /stylize`'s parameters, checked.
-struct StylizeParams {
-    style: Option<String>,
-    variant: Option<Variant>,
-    options: StylizeOptions,
-    format: Option<OutputFormat>,
+pub(super) struct StylizeParams {
+    pub(super) style: Option<String>,
+    pub(super) variant: Option<Variant>,
+    pub(super) options: StylizeOptions,
+    pub(super) format: Option<OutputFormat>,
 }
 
-fn parse_variant(v: &str) -> Result<Variant, Problem> {
+pub(super) fn parse_variant(v: &str) -> Result<Variant, Problem> {
     Variant::parse(v).ok_or_else(|| Problem::bad_request(format!("variant must be full or fast, got '{}'", clip(v))))
 }
 
-fn parse_bool(name: &str, v: &str) -> Result<bool, Problem> {
+pub(super) fn parse_bool(name: &str, v: &str) -> Result<bool, Problem> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -477,7 +482,7 @@ const STYLIZE_PARAMS: &str = "style, variant, strength, preserve_color, max_size
 
 /// Checks the stylize parameters among `params`; `extra` names the others the route
 /// takes (checked by the caller).
-fn parse_stylize(params: &[(String, String)], extra: &[&str]) -> Result<StylizeParams, Problem> {
+pub(super) fn parse_stylize(params: &[(String, String)], extra: &[&str]) -> Result<StylizeParams, Problem> {
     let mut p = StylizeParams { style: None, variant: None, options: StylizeOptions::default(), format: None };
     for (k, v) in params {
         match k.as_str() {
@@ -513,12 +518,12 @@ fn parse_stylize(params: &[(String, String)], extra: &[&str]) -> Result<StylizeP
     Ok(p)
 }
 
-fn find_entry(app: &App, name: &str, variant: Option<Variant>) -> Result<Arc<Entry>, Problem> {
+pub(super) fn find_entry(app: &App, name: &str, variant: Option<Variant>) -> Result<Arc<Entry>, Problem> {
     let catalog = app.catalog().ok_or_else(|| Problem::busy("the server is loading its models", 1))?;
     catalog.find(name, variant).map_err(Problem::not_found)
 }
 
-fn default_style(app: &App) -> String {
+pub(super) fn default_style(app: &App) -> String {
     match app.catalog() {
         Some(c) if c.variants(crate::bundled::DEFAULT_STYLE).is_none() => c.names().first().map(|s| s.to_string()).unwrap_or_default(),
         _ => crate::bundled::DEFAULT_STYLE.to_string(),
@@ -557,7 +562,7 @@ fn check_image(app: &App, bytes: &[u8], what: &str, max_size: Option<u32>) -> Re
 // Running work
 
 /// Cancels the work when the request goes away (the client hung up, or the timeout).
-struct CancelOnDrop(Arc<Cancel>);
+pub(super) struct CancelOnDrop(pub(super) Arc<Cancel>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -565,7 +570,7 @@ impl Drop for CancelOnDrop {
     }
 }
 
-fn refused(app: &App, r: Refused) -> Problem {
+pub(super) fn refused(app: &App, r: Refused) -> Problem {
     match r {
         Refused::Closed => Problem::shutting_down(),
         Refused::Full { retry_after } => Problem::busy(
@@ -596,7 +601,7 @@ async fn run_sync(app: &App, cancel: Arc<Cancel>, work: impl FnOnce() -> Result<
 
 /// The work of one stylize request, for a worker: decode, resize, network, colours,
 /// encode. `progress` hears each stage.
-fn stylize_work(
+pub(super) fn stylize_work(
     entry: Arc<Entry>,
     image: Bytes,
     params: &StylizeParams,

@@ -7,6 +7,8 @@
 //! - [`classic`]: `classic` jobs through the trainer's `nst-classic` (a child process).
 //! - [`metrics`]: Prometheus text on `/metrics`.
 //! - [`problem`]: every error answer, as `application/problem+json`.
+//! - [`live`]: the live WebSocket: camera frames in, stylized frames out, dropped not queued.
+//! - [`web`]: the web page at `/` (embedded HTML, CSS and JavaScript from `web/`).
 //!
 //! Requests never run inference on the async threads: they parse and check the upload,
 //! queue the work for a worker (or answer 503 with `Retry-After` when the queue is
@@ -18,9 +20,11 @@ pub mod api;
 pub mod catalog;
 pub mod classic;
 pub mod jobs;
+pub mod live;
 pub mod metrics;
 pub mod pool;
 pub mod problem;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
