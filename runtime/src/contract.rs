@@ -74,6 +74,20 @@ impl std::fmt::Display for Variant {
 /// edge-padded up to it by the runtime and cropped back.
 pub const DEFAULT_MIN_SIDE: u32 = 16;
 
+/// Longer side of the painting's picture kept in a model, in pixels.
+pub const PAINTING_PICTURE_SIDE: u32 = 256;
+
+/// The painting's picture for a model's metadata: the image (`bytes`, read from `what`)
+/// at most [`PAINTING_PICTURE_SIDE`] px, as a JPEG, in base64 (about 20-40 KB).
+pub fn painting_picture(bytes: &[u8], what: &std::path::Path) -> crate::error::Result<String> {
+    use base64::Engine;
+    let options = crate::batch::StylizeOptions { max_size: Some(PAINTING_PICTURE_SIDE), ..Default::default() };
+    let picture = options.prepare(crate::imageio::decode_picture(bytes, what, Some(crate::serve::MAX_DECODE_PIXELS))?);
+    let picture = crate::imageio::Picture { rgb: picture.rgb, alpha: None };
+    let jpeg = crate::imageio::encode(&picture, crate::imageio::OutputFormat::Jpeg)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(jpeg))
+}
+
 pub mod keys {
     /// Metadata format version (integer, see [`super::FORMAT_VERSION`]).
     pub const FORMAT_VERSION: &str = "nst.format_version";
@@ -87,6 +101,9 @@ pub mod keys {
     pub const STYLE_IMAGE: &str = "nst.style_image";
     /// The painting, for people: artist, title and year (optional).
     pub const PAINTING: &str = "nst.painting";
+    /// A small picture of the painting (optional): a JPEG, longer side at most
+    /// [`super::PAINTING_PICTURE_SIDE`] px, in base64.
+    pub const PAINTING_PICTURE: &str = "nst.painting_picture";
     /// `true` when the weights were trained, `false` for a randomly initialised network.
     pub const TRAINED: &str = "nst.trained";
     /// JSON object with the training settings, command and final losses.
@@ -107,6 +124,8 @@ pub struct ModelInfo {
     pub style_image: Option<String>,
     /// Artist, title and year of the painting, e.g. "Vincent van Gogh, The Starry Night (1889)".
     pub painting: Option<String>,
+    /// The painting's picture, base64 of a small JPEG (see [`painting_picture`]).
+    pub painting_picture: Option<String>,
     pub trained: bool,
     pub training: Option<Value>,
     pub min_side: u32,
@@ -129,10 +148,20 @@ impl ModelInfo {
         if let Some(painting) = &self.painting {
             props.push((keys::PAINTING.to_string(), painting.clone()));
         }
+        if let Some(picture) = &self.painting_picture {
+            props.push((keys::PAINTING_PICTURE.to_string(), picture.clone()));
+        }
         if let Some(training) = &self.training {
             props.push((keys::TRAINING.to_string(), training.to_string()));
         }
         props
+    }
+
+    /// The painting's picture as JPEG bytes, when the model carries a readable one.
+    pub fn painting_picture_jpeg(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(self.painting_picture.as_deref()?.trim()).ok()?;
+        bytes.starts_with(&[0xFF, 0xD8]).then_some(bytes)
     }
 
     /// Reads and checks the metadata; the error says what is missing or wrong.
@@ -180,6 +209,7 @@ impl ModelInfo {
             style_name: get(keys::STYLE_NAME).unwrap_or("unnamed").to_string(),
             style_image: get(keys::STYLE_IMAGE).map(str::to_string),
             painting: get(keys::PAINTING).map(str::to_string),
+            painting_picture: get(keys::PAINTING_PICTURE).map(str::to_string),
             trained,
             training,
             min_side,
@@ -200,10 +230,31 @@ mod tests {
             style_name: "starry".into(),
             style_image: Some("vg_starry_night.jpg".into()),
             painting: Some("Vincent van Gogh, The Starry Night (1889)".into()),
+            painting_picture: None,
             trained: true,
             training: Some(serde_json::json!({"iterations": 10})),
             min_side: 16,
         }
+    }
+
+    #[test]
+    fn the_painting_picture_is_a_small_jpeg_kept_in_the_metadata() {
+        let img = image::RgbImage::from_fn(600, 300, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let mut info = sample();
+        info.painting_picture = Some(painting_picture(&png, std::path::Path::new("painting.png")).unwrap());
+        let props: BTreeMap<String, String> = info.to_props().into_iter().collect();
+        let back = ModelInfo::from_props(&props).unwrap();
+        assert_eq!(back, info);
+        let jpeg = back.painting_picture_jpeg().expect("a JPEG");
+        let picture = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+        assert_eq!((picture.width(), picture.height()), (256, 128));
+        assert!(jpeg.len() < 40_000, "{} bytes", jpeg.len());
+        // A damaged picture is no picture, not an error: the model still loads.
+        info.painting_picture = Some("not base64 at all!".into());
+        assert!(info.painting_picture_jpeg().is_none());
+        assert!(painting_picture(b"not an image", std::path::Path::new("x.jpg")).is_err());
     }
 
     #[test]

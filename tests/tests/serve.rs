@@ -82,10 +82,21 @@ fn health_styles_thumbnails_openapi_and_metrics() {
     assert_ne!(fast, first, "the fast variant has its own thumbnail");
     problem(c.get(s.url("/api/v1/styles/nope/thumbnail")).send().unwrap(), 404);
 
+    // The painting itself, from the model's metadata: every bundled style has one.
+    for style in list {
+        let url = style["painting_image"].as_str().unwrap_or_else(|| panic!("no painting_image: {style}"));
+        let r = c.get(s.url(url)).send().unwrap();
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        let painting = image::load_from_memory_with_format(&r.bytes().unwrap(), ImageFormat::Jpeg).unwrap();
+        assert_eq!(painting.width().max(painting.height()), 256, "{url}");
+    }
+    assert!(problem(c.get(s.url("/api/v1/styles/nope/painting")).send().unwrap(), 404).contains("no style named 'nope'"));
+    problem(c.get(s.url("/api/v1/styles/..%2F..%2Fetc/painting")).send().unwrap(), 404);
+
     // The OpenAPI document names every route and every parameter.
     let doc: Value = c.get(s.url("/api/v1/openapi.json")).send().unwrap().json().unwrap();
     let paths = doc["paths"].as_object().unwrap();
-    for p in ["/api/v1/styles", "/api/v1/styles/{name}/thumbnail", "/api/v1/stylize", "/api/v1/jobs", "/api/v1/jobs/{id}", "/api/v1/jobs/{id}/events", "/api/v1/jobs/{id}/result", "/healthz", "/readyz", "/metrics"] {
+    for p in ["/api/v1/styles", "/api/v1/styles/{name}/thumbnail", "/api/v1/styles/{name}/painting", "/api/v1/live", "/api/v1/stylize", "/api/v1/jobs", "/api/v1/jobs/{id}", "/api/v1/jobs/{id}/events", "/api/v1/jobs/{id}/result", "/healthz", "/readyz", "/metrics"] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
     let params: Vec<&str> = doc["paths"]["/api/v1/stylize"]["post"]["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();

@@ -135,12 +135,13 @@ async fn upload_pick_a_style_tune_download_and_a_bad_file() {
     screenshot(&c, "1-gallery.png").await;
 
     // A photo through the file picker: the default style runs at once.
-    let photo: RgbImage = pattern(300, 200);
-    let photo_path = s.image("beach photo.png", photo.clone());
+    // The bundled photo (451x300), under a name with a space.
+    let photo: RgbImage = image::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/photos/chelsea.jpg")).unwrap().to_rgb8();
+    let photo_path = s.image("chelsea the cat.png", photo.clone());
     c.find(Locator::Id("photo-input")).await.unwrap().send_keys(&photo_path.display().to_string()).await.unwrap();
     until(&c, "the first result", 120, "return document.getElementById('status').textContent.startsWith('Done') && !document.getElementById('stage').hidden").await;
     let size = js(&c, "const a = document.getElementById('after'); return [a.width, a.height]").await;
-    assert_eq!(size, json!([300, 200]), "the painting has the photo's size");
+    assert_eq!(size, json!([451, 300]), "the painting has the photo's size");
     let styled = diff_of(&js(&c, CANVAS_DIFF).await);
     assert!(styled > 15.0, "the painting differs from the photo: mean difference {styled}");
     let timing = js(&c, "return document.getElementById('timing').textContent").await;
@@ -179,7 +180,7 @@ async fn upload_pick_a_style_tune_download_and_a_bad_file() {
 
     // Download: a PNG named after the photo and the style, as shown.
     c.find(Locator::Id("download")).await.unwrap().click().await.unwrap();
-    let file = downloads.join("beach_photo-vg_starry_night.png");
+    let file = downloads.join("chelsea_the_cat-vg_starry_night.png");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !file.exists() {
         let listing: Vec<_> = std::fs::read_dir(&downloads).unwrap().flatten().map(|e| e.file_name()).collect();
@@ -188,7 +189,7 @@ async fn upload_pick_a_style_tune_download_and_a_bad_file() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let saved = image::open(&file).expect("the download decodes").to_rgb8();
-    assert_eq!(saved.dimensions(), (300, 200));
+    assert_eq!(saved.dimensions(), (451, 300));
     let shown = js(&c, "const a = document.getElementById('after'); const d = a.getContext('2d').getImageData(0, 0, a.width, a.height).data; \
         let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] + d[i+1] + d[i+2]; return s / (d.length / 4 * 3)").await;
     let saved_mean = saved.as_raw().iter().map(|&v| f64::from(v)).sum::<f64>() / saved.as_raw().len() as f64;
@@ -212,6 +213,14 @@ async fn upload_pick_a_style_tune_download_and_a_bad_file() {
     let error = until(&c, "the message for a damaged file", 10, "const e = document.getElementById('error'); return !e.hidden && e.textContent.includes('broken.jpg') && e.textContent").await;
     assert!(error.as_str().unwrap().contains("cannot be read as an image"), "{error}");
     screenshot(&c, "4-not-an-image.png").await;
+
+    // At phone width: one column, nothing wider than the screen.
+    c.set_window_size(400, 860).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fits = js(&c, "return [document.documentElement.scrollWidth, window.innerWidth]").await;
+    assert!(fits[0].as_u64() <= fits[1].as_u64(), "wider than a phone: {fits}");
+    js(&c, "document.getElementById('result-title').scrollIntoView(); return true").await;
+    screenshot(&c, "8-phone.png").await;
     c.close().await.unwrap();
 }
 

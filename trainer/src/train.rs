@@ -461,14 +461,17 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
 
 /// The metadata of a model trained with `settings` (at the end of a run, or exported from
 /// a checkpoint).
+/// The painting's picture comes from the style image when it can be read here.
 pub fn trained_model_info(settings: &TrainSettings, iteration: u64, losses: Option<StepLosses>, elapsed: f64) -> nst_runtime::contract::ModelInfo {
-    export::model_info(
+    let mut info = export::model_info(
         settings.model,
         &settings.style_name,
         settings.style_image.file_name().and_then(|n| n.to_str()),
         settings.painting.as_deref(),
         Some(training_record(settings, iteration, losses, elapsed)),
-    )
+    );
+    info.painting_picture = export::painting_picture(&settings.style_image).ok();
+    info
 }
 
 /// What the exported model's metadata records about its training.

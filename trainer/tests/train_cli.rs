@@ -126,6 +126,39 @@ fn short_run_lowers_the_loss_and_exports_a_working_model() {
     let mut again = nst_runtime::model::StyleModel::load(&f.path("again.onnx"), &cfg).unwrap();
     assert_eq!(again.stylize(&photo).unwrap(), styled);
     no_temp_files(&f.path("run"));
+
+    // The model carries a small picture of the painting it was trained on.
+    let picture = info.painting_picture.as_ref().map(|_| model.info().painting_picture_jpeg().expect("a JPEG")).expect("a painting picture");
+    let picture = image::load_from_memory_with_format(&picture, image::ImageFormat::Jpeg).unwrap().to_rgb8();
+    assert_eq!(picture.dimensions(), (64, 64), "the 64x64 style image, not enlarged");
+    let style = imageio::load_rgb(&f.path("style.png")).unwrap();
+    let diff = picture.as_raw().iter().zip(style.as_raw()).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / style.as_raw().len() as f64;
+    assert!(diff < 8.0, "the picture is the painting: mean difference {diff}");
+
+    // `metadata` changes the painting and its picture in place; the network stays.
+    let other = f.path("other.png");
+    imageio::save_rgb(&other, &RgbImage::from_fn(512, 256, |x, _| image::Rgb([(x / 2) as u8, 10, 200]))).unwrap();
+    let out = Command::new(BIN).args(["metadata", f.path("again.onnx").to_str().unwrap(), "--painting", "B. Painter, Other (2027)", "--painting-picture", other.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut changed = nst_runtime::model::StyleModel::load(&f.path("again.onnx"), &cfg).unwrap();
+    assert_eq!(changed.info().painting.as_deref(), Some("B. Painter, Other (2027)"));
+    let picture = image::load_from_memory(&changed.info().painting_picture_jpeg().unwrap()).unwrap();
+    assert_eq!((picture.width(), picture.height()), (256, 128));
+    assert_eq!(changed.info().training, model.info().training, "the rest of the metadata is kept");
+    assert_eq!(changed.stylize(&photo).unwrap(), styled, "the network is unchanged");
+    no_temp_files(f.dir.path());
+    // Nothing to change, a file that is not an image, a file that is not a model: refused,
+    // and the model is left as it was.
+    let before = std::fs::read(f.path("again.onnx")).unwrap();
+    for (args, says) in [
+        (vec!["metadata", f.path("again.onnx").to_str().unwrap()], "nothing to change"),
+        (vec!["metadata", f.path("again.onnx").to_str().unwrap(), "--painting-picture", f.path("run/losses.csv").to_str().unwrap()], "losses.csv"),
+        (vec!["metadata", f.path("run/losses.csv").to_str().unwrap(), "--painting", "x"], "not an ONNX model"),
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert!(!out.status.success() && stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(std::fs::read(f.path("again.onnx")).unwrap(), before);
 }
 
 #[test]

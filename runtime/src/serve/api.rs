@@ -43,7 +43,7 @@ pub const THUMBNAIL_SIDE: u32 = 256;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "nst", description = "Neural style transfer: photos into paintings. Errors are `application/problem+json`."),
-    paths(list_styles, thumbnail, stylize, super::live::live, create_job, get_job, job_events, job_result, job_preview, delete_job, healthz, readyz, metrics),
+    paths(list_styles, thumbnail, painting, stylize, super::live::live, create_job, get_job, job_events, job_result, job_preview, delete_job, healthz, readyz, metrics),
     components(schemas(StylesAnswer, StyleDoc, VariantDoc, Limits, JobStatus, JobLinks, JobState, JobKind, Problem))
 )]
 struct ApiDoc;
@@ -58,6 +58,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/styles", get(list_styles))
         .route("/styles/{name}/thumbnail", get(thumbnail))
+        .route("/styles/{name}/painting", get(painting))
         .route("/stylize", post(stylize))
         .route("/jobs", post(create_job))
         .route("/jobs/{id}", get(get_job).delete(delete_job))
@@ -220,6 +221,9 @@ struct StyleDoc {
     default_variant: String,
     /// A picture of the bundled photo in this style.
     thumbnail: String,
+    /// A picture of the painting, when the model carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    painting_image: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -253,6 +257,7 @@ async fn list_styles(State(app): State<Arc<App>>) -> Response {
                     .collect(),
                 default_variant: default.variant.name().into(),
                 thumbnail: format!("/api/v1/styles/{}/thumbnail", first.name),
+                painting_image: variants.values().any(|e| e.info.painting_picture.is_some()).then(|| format!("/api/v1/styles/{}/painting", first.name)),
             })
         })
         .collect();
@@ -271,6 +276,25 @@ async fn list_styles(State(app): State<Arc<App>>) -> Response {
         classic: app.config.classic.is_some(),
     })
     .into_response()
+}
+
+/// The painting the style was trained on: a small JPEG from the model's metadata.
+#[utoipa::path(get, path = "/api/v1/styles/{name}/painting", tag = "styles", params(("name" = String, Path, description = "style name")),
+    responses(
+        (status = 200, description = "the painting, 256 px on its longer side", content_type = "image/jpeg"),
+        (status = 404, description = "no such style, or its model carries no picture of the painting", body = Problem, content_type = "application/problem+json")))]
+async fn painting(State(app): State<Arc<App>>, UrlPath(name): UrlPath<String>) -> Response {
+    let Some(catalog) = app.catalog() else { return Problem::busy("the server is loading its models", 1).into_response() };
+    let Some(variants) = catalog.variants(&name) else {
+        return match find_entry(&app, &name, None) {
+            Err(p) => p.into_response(),
+            Ok(_) => Problem::not_found(format!("no style named '{}'", clip(&name))).into_response(),
+        };
+    };
+    match variants.values().find_map(|e| e.info.painting_picture_jpeg()) {
+        Some(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "public, max-age=86400")], jpeg).into_response(),
+        None => Problem::not_found(format!("the model of '{}' carries no picture of its painting (nst-train metadata --painting-picture adds one)", clip(&name))).into_response(),
+    }
 }
 
 #[derive(serde::Deserialize, IntoParams)]

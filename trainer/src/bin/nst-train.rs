@@ -2,7 +2,8 @@
 //!
 //! `nst-train --style monet.jpg --dataset photos/` trains; `nst-train --resume
 //! --checkpoint-dir runs/monet` continues; `nst-train export --checkpoint … -o m.onnx`
-//! exports any checkpoint; `nst-train init -o m.onnx` writes an untrained network.
+//! exports any checkpoint; `nst-train init -o m.onnx` writes an untrained network;
+//! `nst-train metadata m.onnx --painting-picture p.jpg` changes a model's painting.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +41,23 @@ enum Command {
         /// Set the painting's description (artist, title, year) in the model's metadata.
         #[arg(long)]
         painting: Option<String>,
+        /// The painting's picture for the model's metadata [default: the style image the
+        /// run was trained on, when it can be read here].
+        #[arg(long, value_name = "IMAGE")]
+        painting_picture: Option<PathBuf>,
+    },
+    /// Change the painting's description or picture in a model nst-train wrote, in place
+    /// (the network is left as it is).
+    Metadata {
+        /// The .onnx model to change.
+        model: PathBuf,
+        /// The painting's artist, title and year, e.g. "Vincent van Gogh, The Starry Night (1889)".
+        #[arg(long)]
+        painting: Option<String>,
+        /// The painting's picture (any image; kept as a 256 px JPEG): shown by the web
+        /// page's gallery.
+        #[arg(long, value_name = "IMAGE")]
+        painting_picture: Option<PathBuf>,
     },
     /// Export a randomly initialised (untrained) network: exercises the whole pipeline.
     Init {
@@ -232,8 +250,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("wrote {} (untrained network, seed {seed})", output.display());
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Export { checkpoint, output, painting }) => {
-            export_checkpoint(&checkpoint, &output, painting)?;
+        Some(Command::Export { checkpoint, output, painting, painting_picture }) => {
+            export_checkpoint(&checkpoint, &output, painting, painting_picture.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Metadata { model, painting, painting_picture }) => {
+            use nst_runtime::contract::keys;
+            if painting.is_none() && painting_picture.is_none() {
+                bail!("nothing to change: give --painting and/or --painting-picture");
+            }
+            let mut changes = Vec::new();
+            if let Some(p) = painting {
+                changes.push((keys::PAINTING, Some(p)));
+            }
+            if let Some(p) = &painting_picture {
+                changes.push((keys::PAINTING_PICTURE, Some(export::painting_picture(p)?)));
+            }
+            let info = export::set_metadata(&model, &changes)?;
+            eprintln!("{}: painting {}, picture {}", model.display(), info.painting.as_deref().unwrap_or("(none)"), info.painting_picture_jpeg().map_or("(none)".to_string(), |j| format!("{} bytes", j.len())));
             Ok(ExitCode::SUCCESS)
         }
         None => train_command(cli.train),
@@ -370,7 +404,7 @@ fn check_output_writable(output: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn export_checkpoint(path: &Path, output: &Path, painting: Option<String>) -> anyhow::Result<()> {
+fn export_checkpoint(path: &Path, output: &Path, painting: Option<String>, painting_picture: Option<&Path>) -> anyhow::Result<()> {
     check_onnx_name(output)?;
     let path = checkpoint::in_run(path);
     let ckpt = checkpoint::load(&path)?;
@@ -382,7 +416,10 @@ fn export_checkpoint(path: &Path, output: &Path, painting: Option<String>) -> an
     let net = TransformerNet::new(&vs.root(), settings.model);
     train::restore_weights(&vs, &ckpt, &path)?;
     let losses = ckpt.meta.losses.map(|[content, style, tv, _]| train::StepLosses { content, style, tv });
-    let info = train::trained_model_info(&settings, ckpt.meta.iteration, losses, ckpt.meta.elapsed_secs);
+    let mut info = train::trained_model_info(&settings, ckpt.meta.iteration, losses, ckpt.meta.elapsed_secs);
+    if let Some(p) = painting_picture {
+        info.painting_picture = Some(export::painting_picture(p)?);
+    }
     export::write_onnx(output, &net, &info)?;
     eprintln!("wrote {} from {} (iteration {})", output.display(), path.display(), ckpt.meta.iteration);
     Ok(())

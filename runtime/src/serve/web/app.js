@@ -128,7 +128,7 @@ function renderGallery() {
     card.setAttribute("aria-checked", String(style.name === state.style));
     card.tabIndex = style.name === (state.style || state.styles[0].name) ? 0 : -1;
     const pics = document.createElement("span");
-    pics.className = "pics" + (style.painting_image ? "" : " single");
+    pics.className = "pics";
     const thumb = document.createElement("img");
     thumb.alt = "";
     thumb.width = 128;
@@ -139,6 +139,8 @@ function renderGallery() {
     if (style.painting_image) {
       const painting = document.createElement("img");
       painting.alt = "";
+      painting.className = "painting-pic";
+      painting.title = style.painting || style.name;
       loadImage(painting, style.painting_image);
       pics.append(painting);
     }
