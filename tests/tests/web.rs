@@ -252,6 +252,8 @@ async fn live_webcam_shows_stylized_frames_and_switches_style() {
     assert_eq!(spread[0], json!(480), "frames at the chosen size: {spread}");
     assert!(diff_of(&spread[2]) > 10.0, "a painted frame has texture: {spread}");
     screenshot(&c, "5-live.png").await;
+    let stats = js(&c, "return ['live-fps', 'live-latency', 'live-frames', 'live-dropped'].map(id => document.getElementById(id).textContent)").await;
+    eprintln!("live in the browser (FPS, latency, frames shown, skipped): {stats}");
 
     // A style switch takes effect on the next frame, and frames keep coming.
     js(&c, "const s = document.getElementById('live-style'); s.value = 'the_scream'; s.dispatchEvent(new Event('change')); return true").await;
