@@ -294,3 +294,51 @@ async fn your_own_painting_runs_the_classic_optimisation_with_progress() {
     screenshot(&c, "7-own-painting.png").await;
     c.close().await.unwrap();
 }
+
+/// A picture made in the page (a canvas gradient, `w`x`h`), handed to the page as if
+/// dropped on the drop zone or pasted: `event` is "drop" or "paste".
+fn hand_over(event: &str, name: &str, w: u32, h: u32) -> String {
+    format!(
+        r#"const c = document.createElement('canvas'); c.width = {w}; c.height = {h};
+        const g = c.getContext('2d'); const grad = g.createLinearGradient(0, 0, {w}, {h});
+        grad.addColorStop(0, '#c33'); grad.addColorStop(0.5, '#3c3'); grad.addColorStop(1, '#33c');
+        g.fillStyle = grad; g.fillRect(0, 0, {w}, {h}); g.fillStyle = '#fff'; g.fillRect({w} / 4, {h} / 4, {w} / 2, {h} / 8);
+        const blob = await new Promise(r => c.toBlob(r, 'image/png'));
+        const dt = new DataTransfer(); dt.items.add(new File([blob], '{name}', {{type: 'image/png'}}));
+        if ('{event}' === 'drop') document.getElementById('drop').dispatchEvent(new DragEvent('drop', {{dataTransfer: dt, bubbles: true, cancelable: true}}));
+        else window.dispatchEvent(new ClipboardEvent('paste', {{clipboardData: dt, bubbles: true}}));
+        return true;"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_and_paste_a_photo_and_the_upload_limit_is_told_before_sending() {
+    let server = Server::start(&["--max-upload", "200KiB"]);
+    let drv = driver();
+    let s = Scratch::new();
+    let c = browser(&drv, &s.mkdir("downloads")).await;
+    c.goto(&server.url("/")).await.unwrap();
+    until(&c, "the gallery", 60, "return document.querySelectorAll('#gallery .style').length >= 6").await;
+    let limits = js(&c, "return document.getElementById('limits').textContent").await;
+    assert!(limits.as_str().unwrap().starts_with("Up to 200 KiB"), "{limits}");
+
+    // Dropped: painted at its size.
+    c.execute_async(&format!("const done = arguments[0]; (async () => {{ {} }})().then(done)", hand_over("drop", "dropped.png", 160, 120)), vec![]).await.unwrap();
+    until(&c, "the dropped photo's result", 120, "return document.getElementById('status').textContent.startsWith('Done')").await;
+    assert_eq!(js(&c, "const a = document.getElementById('after'); return [a.width, a.height]").await, json!([160, 120]));
+    assert!(js(&c, "return document.getElementById('photo-info').textContent").await.as_str().unwrap().starts_with("dropped.png: 160×120"));
+
+    // Pasted: replaces it.
+    c.execute_async(&format!("const done = arguments[0]; (async () => {{ {} }})().then(done)", hand_over("paste", "pasted.png", 96, 128)), vec![]).await.unwrap();
+    until(&c, "the pasted photo's result", 120, "const a = document.getElementById('after'); return document.getElementById('status').textContent.startsWith('Done') && a.width === 96 && a.height === 128").await;
+
+    // Over the server's upload limit: said before anything is sent.
+    let big = s.image("big.png", RgbImage::from_fn(400, 400, |x, y| image::Rgb([(x * 7 + y * 13) as u8, (x * y) as u8, (x ^ y) as u8])));
+    assert!(std::fs::metadata(&big).unwrap().len() > 200 << 10);
+    let sent = js(&c, "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/stylize')).length").await;
+    c.find(Locator::Id("photo-input")).await.unwrap().send_keys(&big.display().to_string()).await.unwrap();
+    let error = until(&c, "the size message", 10, "const e = document.getElementById('error'); return !e.hidden && e.textContent").await;
+    assert!(error.as_str().unwrap().contains("this server accepts photos up to 200 KiB"), "{error}");
+    assert_eq!(js(&c, "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/stylize')).length").await, sent);
+    c.close().await.unwrap();
+}
