@@ -15,7 +15,8 @@
 #
 # Environment: RUNS (/work/runs), DATASET (the training split made by datasets/split.sh,
 # /work/data/photos800_train), PAINTINGS (../shared/styles), BASE (the shared start's run
-# folder; trained first when it has no checkpoint), BASE_ITERATIONS (1000), OUT (where the
+# folder, trained first when it has no checkpoint; or a trained fast .onnx model),
+# BASE_ITERATIONS (1000), OUT (where the
 # models go, weights/: point it elsewhere to compare before replacing the bundled ones).
 # Measure each model with benches/eval_styles.sh before it replaces a bundled one.
 set -euo pipefail
@@ -38,10 +39,18 @@ declare -A painting=(
   [shipwreck]="J. M. W. Turner, The Shipwreck (1805)"
   [kandinsky_composition_vii]="Wassily Kandinsky, Composition VII (1913)"
   [udnie]="Francis Picabia, Udnie (1913)"
+  [vg_wheat_field]="Vincent van Gogh, Wheat Field with Cypresses (1889)"
+  [vg_la_cafe]="Vincent van Gogh, Café Terrace at Night (1888)"
+  [monet_water_lilies]="Claude Monet, Water Lilies, crop"
+  [woman-with-hat-matisse]="Henri Matisse, Woman with a Hat (1905)"
+  [tahiti_guaguin]="Paul Gauguin, Tahitian scene"
+  [edtaonisl]="Francis Picabia, Edtaonisl (1913)"
 )
 common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --image-size 128 --crop-scale 0.35,0.6 --style-size 512 --batch-size 4 --threads 2 --sample-every 100)
 
-if [ ! -f "$base/checkpoint.safetensors" ]; then
+# BASE may also be a trained fast model (e.g. weights/vg_starry_night.fast.onnx):
+# --init-from takes its weights and settings from the file.
+if [ ! -f "$base/checkpoint.safetensors" ] && [ ! -f "$base" ]; then
   "$train" "${common[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --iterations "${BASE_ITERATIONS:-1000}" \
     --checkpoint-dir "$base" -o "$base.onnx" --painting "${painting[vg_starry_night]}"
 fi
@@ -55,6 +64,13 @@ declare -A stages=(
   [shipwreck]="250:6:10000 400:2:1000"
   [kandinsky_composition_vii]="250:6:10000 400:2:1000 250:3:1000"
   [udnie]="250:6:10000 400:2:1000 400:1:1000 300:0.7:1000"
+  # The six new paintings start from a trained fast style (BASE=weights/vg_starry_night.fast.onnx).
+  [vg_wheat_field]="500:2:1000"
+  [vg_la_cafe]="500:2:1000"
+  [monet_water_lilies]="500:2:1000"
+  [woman-with-hat-matisse]="500:2:1000"
+  [tahiti_guaguin]="500:2:1000"
+  [edtaonisl]="500:2:1000"
 )
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
