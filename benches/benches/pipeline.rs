@@ -78,7 +78,7 @@ fn postprocess(c: &mut Criterion) {
 fn inference(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| fail(format!("cannot make a temporary folder: {e}")));
     // Two inference threads, as on the 2-core machine the targets are set for.
-    let config = SessionConfig { provider: Provider::Cpu, threads: Some(2) };
+    let config = SessionConfig { provider: Provider::Cpu, threads: Some(2), tiling: None };
     for variant in ["full", "fast"] {
         let path = model_path(tmp.path(), variant);
         let mut model = StyleModel::load(&path, &config).unwrap_or_else(|e| fail(e.to_string()));

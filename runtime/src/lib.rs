@@ -28,10 +28,12 @@ pub mod imageio;
 pub mod live;
 pub mod logging;
 pub mod model;
+pub mod onnx;
 pub mod ortlib;
 pub mod serve;
 pub mod sheet;
 pub mod signals;
+pub mod tiling;
 pub mod video;
 
 pub use error::{Error, Result};

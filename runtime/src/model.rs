@@ -13,6 +13,7 @@ use crate::contract::{ModelInfo, INPUT_NAME, OUTPUT_NAME};
 use crate::ep::Provider;
 use crate::error::{Error, Result};
 use crate::imageio;
+use crate::tiling::{TiledSessions, Tiling};
 
 /// How to run a model.
 #[derive(Debug, Clone, Copy, Default)]
@@ -20,6 +21,9 @@ pub struct SessionConfig {
     pub provider: Provider,
     /// Intra-op threads; `None` lets ONNX Runtime use one per physical core.
     pub threads: Option<usize>,
+    /// Large pictures in tiles (bounded memory); `None`: the default for the model's
+    /// variant (see [`Tiling::for_variant`]).
+    pub tiling: Option<Tiling>,
 }
 
 pub struct StyleModel {
@@ -27,6 +31,11 @@ pub struct StyleModel {
     info: ModelInfo,
     path: PathBuf,
     provider: Provider,
+    config: SessionConfig,
+    tiling: Tiling,
+    /// The tiling graphs, loaded on the first picture that needs them (or why they
+    /// cannot be).
+    tiled: Option<std::result::Result<TiledSessions, String>>,
 }
 
 impl std::fmt::Debug for StyleModel {
@@ -43,18 +52,12 @@ impl StyleModel {
         if meta.len() == 0 {
             return Err(model_err("the model file is empty (0 bytes)".into()));
         }
-        let env = crate::ortlib::environment()?;
+        // Loads libonnxruntime first: the provider list asks it what it has.
+        crate::ortlib::environment()?;
         let candidates = config.provider.candidates();
         let mut last_err = None;
         for (i, provider) in candidates.iter().copied().enumerate() {
-            let attempt = (|| -> Result<Session> {
-                let mut builder = Session::builder(env).map_err(|e| Error::Runtime(e.to_string()))?;
-                if let Some(n) = config.threads {
-                    builder = builder.with_intra_threads(n).map_err(|e| Error::Parameter(format!("--threads {n}: {e}")))?;
-                }
-                let mut builder = provider.register(builder)?;
-                builder.commit_from_file(path).map_err(|e| classify_load_error(path, provider, e))
-            })();
+            let attempt = session_builder(config, provider).and_then(|mut b| b.commit_from_file(path).map_err(|e| classify_load_error(path, provider, e)));
             match attempt {
                 Ok(session) => {
                     let info = validate(&session).map_err(model_err)?;
@@ -68,7 +71,8 @@ impl StyleModel {
                             tracing::info!("execution provider: {provider} (auto)");
                         }
                     }
-                    return Ok(Self { session, info, path: path.to_path_buf(), provider });
+                    let tiling = config.tiling.unwrap_or_else(|| Tiling::for_variant(info.variant));
+                    return Ok(Self { session, info, path: path.to_path_buf(), provider, config: *config, tiling, tiled: None });
                 }
                 Err(e @ Error::Model { .. }) => return Err(e),
                 Err(e) if i + 1 < candidates.len() => {
@@ -84,7 +88,7 @@ impl StyleModel {
     /// Reads and checks a model's metadata without preparing it for inference (CPU, one
     /// thread): for listings.
     pub fn read_info(path: &Path) -> Result<ModelInfo> {
-        Ok(Self::load(path, &SessionConfig { provider: Provider::Cpu, threads: Some(1) })?.info)
+        Ok(Self::load(path, &SessionConfig { provider: Provider::Cpu, threads: Some(1), tiling: None })?.info)
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -137,14 +141,60 @@ impl StyleModel {
         Ok(data.to_vec())
     }
 
+    /// How large pictures are cut into tiles (see [`crate::tiling`]).
+    pub fn tiling(&self) -> Tiling {
+        self.tiling
+    }
+
+    pub fn set_tiling(&mut self, tiling: Tiling) {
+        self.tiling = tiling;
+    }
+
     /// Stylizes an RGB image of any size: images smaller than the network's minimum side
-    /// are edge-padded and cropped back; the network itself handles every other size.
+    /// are edge-padded and cropped back; images above the tiling threshold run in tiles
+    /// with shared statistics (bounded memory); the network itself handles every other
+    /// size.
     pub fn stylize(&mut self, img: &RgbImage) -> Result<RgbImage> {
         self.stylize_with(img, None)
     }
 
     /// [`Self::stylize`] that another thread can stop (see [`Self::run_chw_with`]).
     pub fn stylize_with(&mut self, img: &RgbImage, options: Option<&RunOptions>) -> Result<RgbImage> {
+        let (w, h) = img.dimensions();
+        if self.tiling.applies(w, h) {
+            if let Some(out) = self.stylize_tiled(img, options) {
+                return out;
+            }
+        }
+        self.stylize_whole(img, options)
+    }
+
+    /// The tiled path, or `None` when this model cannot be tiled (said once).
+    fn stylize_tiled(&mut self, img: &RgbImage, options: Option<&RunOptions>) -> Option<Result<RgbImage>> {
+        if self.tiled.is_none() {
+            let (config, provider) = (self.config, self.provider);
+            let loaded = std::fs::read(&self.path)
+                .map_err(|e| format!("cannot read it again: {e}"))
+                .and_then(|bytes| {
+                    TiledSessions::new(
+                        &bytes,
+                        |graph| lean_session_builder(&config, provider)?.commit_from_memory(graph).map_err(|e| Error::Runtime(e.to_string())),
+                        |graph| session_builder(&config, provider)?.commit_from_memory(graph).map_err(|e| Error::Runtime(e.to_string())),
+                    )
+                });
+            if let Err(why) = &loaded {
+                tracing::warn!("{}: large pictures run whole, not in tiles: {why}", self.path.display());
+            }
+            self.tiled = Some(loaded);
+        }
+        let (tiling, min_side) = (self.tiling, self.info.min_side);
+        match self.tiled.as_mut() {
+            Some(Ok(t)) => Some(t.stylize(img, &tiling, min_side, options)),
+            _ => None,
+        }
+    }
+
+    fn stylize_whole(&mut self, img: &RgbImage, options: Option<&RunOptions>) -> Result<RgbImage> {
         let (w, h) = img.dimensions();
         let min = self.info.min_side;
         let (pw, ph) = (w.max(min), h.max(min));
@@ -163,6 +213,27 @@ impl StyleModel {
             Ok(image::imageops::crop_imm(&out, 0, 0, w, h).to_image())
         }
     }
+}
+
+/// A session builder for `provider` with the configured threads.
+fn session_builder(config: &SessionConfig, provider: Provider) -> Result<ort::session::builder::SessionBuilder> {
+    let env = crate::ortlib::environment()?;
+    let mut builder = Session::builder(env).map_err(|e| Error::Runtime(e.to_string()))?;
+    if let Some(n) = config.threads {
+        builder = builder.with_intra_threads(n).map_err(|e| Error::Parameter(format!("--threads {n}: {e}")))?;
+    }
+    provider.register(builder)
+}
+
+/// [`session_builder`] for a graph run once per picture (the tiling statistics): its
+/// memory is returned after each run instead of kept in ONNX Runtime's arena.
+fn lean_session_builder(config: &SessionConfig, provider: Provider) -> Result<ort::session::builder::SessionBuilder> {
+    let rt = |e: ort::Error<ort::session::builder::SessionBuilder>| Error::Runtime(e.to_string());
+    let mut builder = session_builder(config, provider)?.with_memory_pattern(false).map_err(rt)?;
+    if matches!(provider, Provider::Cpu | Provider::Auto) {
+        builder = builder.with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()]).map_err(rt)?;
+    }
+    Ok(builder)
 }
 
 fn classify_load_error(path: &Path, provider: Provider, e: ort::Error) -> Error {

@@ -499,7 +499,7 @@ fn validation_image(settings: &TrainSettings, files: &[PathBuf]) -> anyhow::Resu
 /// returns the largest difference (0-255 scale), failing when it exceeds 0.5.
 pub fn verify_export(path: &Path, net: &TransformerNet, img: &image::RgbImage, device: Device) -> anyhow::Result<f32> {
     use nst_runtime::model::{SessionConfig, StyleModel};
-    let mut model = StyleModel::load(path, &SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: None })?;
+    let mut model = StyleModel::load(path, &SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: None, tiling: None })?;
     let (w, h) = img.dimensions();
     let onnx = model.run_chw(imageio::to_chw(img), w, h)?;
     let torch = tch::no_grad(|| net.forward(&to_tensor(img, device)));

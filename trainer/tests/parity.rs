@@ -38,7 +38,7 @@ fn check_parity(config: TransformerConfig, seed: i64, sizes: &[(u32, u32)]) {
     let path = dir.path().join("random.onnx");
     export::write_onnx(&path, &net, &export::model_info(config, "random", None, None, None)).unwrap();
 
-    let mut model = StyleModel::load(&path, &SessionConfig { provider: Provider::Cpu, threads: Some(1) }).unwrap();
+    let mut model = StyleModel::load(&path, &SessionConfig { provider: Provider::Cpu, threads: Some(1), tiling: None }).unwrap();
     let info = model.info().clone();
     assert!(!info.trained);
     assert_eq!(info.format_version, nst_runtime::contract::FORMAT_VERSION);

@@ -106,7 +106,7 @@ fn short_run_lowers_the_loss_and_exports_a_working_model() {
     assert!(stderr(&out).contains("ONNX Runtime matches libtorch"));
 
     // The model loads in the runtime with its metadata, and stylizes an image.
-    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1) };
+    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1), tiling: None };
     let mut model = nst_runtime::model::StyleModel::load(&f.path("model.onnx"), &cfg).unwrap();
     let info = model.info().clone();
     assert!(info.trained);
@@ -180,7 +180,7 @@ fn init_from_starts_at_the_other_runs_weights_and_painting_is_recorded() {
     assert!(out.status.success(), "{}", stderr(&out));
     let tuned = losses(&run2.join("losses.csv"));
     assert!(tuned[0].1 < 0.5 * base_start && tuned[0].1 < 2.0 * base_end, "fine-tuning starts at {:e}; the first run went {base_start:e} -> {base_end:e}", tuned[0].1);
-    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1) };
+    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1), tiling: None };
     let info = nst_runtime::model::StyleModel::load(&f.path("tuned.onnx"), &cfg).unwrap().info().clone();
     assert_eq!(info.painting.as_deref(), Some("A. Painter, Test (2026)"));
     assert!(info.training.unwrap()["command"].as_str().unwrap().contains("--init-from"));

@@ -18,7 +18,7 @@ fn run(line: &str) -> Result<String, String> {
     let mut parts = line.split('\t');
     let kind = parts.next().unwrap_or_default();
     let path = Path::new(parts.next().ok_or("no path")?);
-    let config = SessionConfig { provider: ep::Provider::Cpu, threads: Some(1) };
+    let config = SessionConfig { provider: ep::Provider::Cpu, threads: Some(1), tiling: None };
     match kind {
         "image" => imageio::load(path).map(|p| format!("{}x{}", p.rgb.width(), p.rgb.height())).map_err(|e| e.to_string()),
         "model" => {

@@ -3,6 +3,7 @@
 //! `crate::transformer`), next to their `forward`, so the two cannot drift apart.
 
 pub mod graph;
-pub mod proto;
+/// The protobuf messages live in the runtime, which rewrites models for tiling.
+pub use nst_runtime::onnx::proto;
 
 pub use graph::{Attr, GraphBuilder};

@@ -29,11 +29,29 @@ pub struct HardwareArgs {
     /// Inference threads [default: one per physical core].
     #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub tile: TileArgs,
+}
+
+/// `--tile`: large pictures in tiles.
+#[derive(clap::Args)]
+pub struct TileArgs {
+    /// Run pictures larger than SIDE x SIDE pixels in tiles of that side, with shared
+    /// statistics (bounded memory, no seams); `off` runs every picture whole [default:
+    /// tiles of 768 above 1 MP for the full networks, of 1536 above 4 MP for the fast ones].
+    #[arg(long, value_name = "SIDE", value_parser = nst_runtime::tiling::Tiling::parse)]
+    pub tile: Option<nst_runtime::tiling::Tiling>,
+}
+
+impl TileArgs {
+    pub fn tiling(&self) -> Option<nst_runtime::tiling::Tiling> {
+        self.tile
+    }
 }
 
 impl HardwareArgs {
     pub fn session(&self) -> SessionConfig {
-        SessionConfig { provider: self.ep, threads: self.threads }
+        SessionConfig { provider: self.ep, threads: self.threads, tiling: self.tile.tiling() }
     }
 }
 

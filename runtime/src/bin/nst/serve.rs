@@ -46,6 +46,8 @@ pub struct ServeArgs {
     /// Execution provider.
     #[arg(long, value_enum, default_value_t = Provider::Auto)]
     ep: Provider,
+    #[command(flatten)]
+    tile: crate::common::TileArgs,
     /// A file holding the API key (one line): every /api route then needs
     /// `Authorization: Bearer <key>`.
     #[arg(long, value_name = "FILE")]
@@ -140,7 +142,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_upload: args.max_upload,
         max_pixels: args.max_pixels,
         models: args.models,
-        session: SessionConfig { provider: args.ep, threads: Some(threads) },
+        session: SessionConfig { provider: args.ep, threads: Some(threads), tiling: args.tile.tiling() },
         api_key,
         cors_origins: args.cors_origins,
         timeout: args.timeout,

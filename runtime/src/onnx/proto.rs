@@ -1,4 +1,5 @@
-//! The subset of `onnx.proto` (ONNX IR) that the exporter writes, as prost messages.
+//! The subset of `onnx.proto` (ONNX IR) that nst-train writes and the runtime rewrites for
+//! tiling, as prost messages.
 //! Field numbers follow onnx/onnx.proto; a oneof with one used member is written as an
 //! optional field, which encodes identically.
 
