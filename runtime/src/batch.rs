@@ -10,6 +10,7 @@ use crate::color;
 use crate::error::{Error, Result};
 use crate::imageio::{self, OutputFormat, Picture};
 use crate::model::StyleModel;
+use crate::stroke::{self, StrokeScale};
 
 /// What to do to each image besides running the network.
 #[derive(Debug, Clone, Copy)]
@@ -20,11 +21,13 @@ pub struct StylizeOptions {
     pub strength: f32,
     /// Keep the original's colours (stylized luminance only).
     pub preserve_color: bool,
+    /// How large the strokes are relative to the picture (see [`crate::stroke`]).
+    pub stroke_scale: StrokeScale,
 }
 
 impl Default for StylizeOptions {
     fn default() -> Self {
-        Self { max_size: None, strength: 1.0, preserve_color: false }
+        Self { max_size: None, strength: 1.0, preserve_color: false, stroke_scale: StrokeScale::Auto }
     }
 }
 
@@ -60,7 +63,14 @@ impl StylizeOptions {
     /// [`Self::stylize`] that another thread can stop through `run` (see
     /// [`StyleModel::run_chw_with`]).
     pub fn stylize_with(&self, model: &mut StyleModel, picture: &Picture, run: Option<&crate::model::RunOptions>) -> Result<Picture> {
-        let mut out = model.stylize_with(&picture.rgb, run)?;
+        let (w, h) = picture.rgb.dimensions();
+        let (rw, rh) = self.stroke_scale.run_size(w, h, model.info().reference_side());
+        let mut out = if (rw, rh) == (w, h) {
+            model.stylize_with(&picture.rgb, run)?
+        } else {
+            let styled = model.stylize_with(&imageio::resize(&picture.rgb, rw, rh), run)?;
+            stroke::guided_upsample(&styled, &picture.rgb)
+        };
         if self.preserve_color {
             out = color::preserve_color(&out, &picture.rgb);
         }

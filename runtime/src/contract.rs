@@ -74,6 +74,10 @@ impl std::fmt::Display for Variant {
 /// edge-padded up to it by the runtime and cropped back.
 pub const DEFAULT_MIN_SIDE: u32 = 16;
 
+/// The picture size (longer side) at which a model paints as intended, per pixel of the
+/// painting's size in training: measured (README, "Any photo size").
+pub const REFERENCE_SIDE_PER_STYLE_SIDE: f32 = 1.0;
+
 /// Longer side of the painting's picture kept in a model, in pixels.
 pub const PAINTING_PICTURE_SIDE: u32 = 256;
 
@@ -155,6 +159,15 @@ impl ModelInfo {
             props.push((keys::TRAINING.to_string(), training.to_string()));
         }
         props
+    }
+
+    /// The longer side (pixels) of a picture on which this model's strokes have the size
+    /// it was trained for: [`REFERENCE_SIDE_PER_STYLE_SIDE`] times the painting's size in
+    /// training (`style_size` in `nst.training`; 512 when the model does not say).
+    /// `--stroke-scale auto` runs the network on larger pictures scaled down to it.
+    pub fn reference_side(&self) -> u32 {
+        let style_size = self.training.as_ref().and_then(|t| t.get("style_size")).and_then(|v| v.as_u64()).unwrap_or(512) as f32;
+        (style_size * REFERENCE_SIDE_PER_STYLE_SIDE).round() as u32
     }
 
     /// The painting's picture as JPEG bytes, when the model carries a readable one.

@@ -33,6 +33,7 @@ pub mod ortlib;
 pub mod serve;
 pub mod sheet;
 pub mod signals;
+pub mod stroke;
 pub mod tiling;
 pub mod video;
 

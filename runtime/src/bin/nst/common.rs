@@ -68,11 +68,19 @@ pub struct PictureArgs {
     /// Keep the input's colours: stylized luminance, original chroma.
     #[arg(long)]
     pub preserve_color: bool,
+    /// How large the painting's strokes are relative to the picture: auto (as the model
+    /// paints a picture of its reference size, the painting's size in training, 512 px
+    /// for the bundled styles: a large photo looks as painted as a small one), or a
+    /// factor: 1 = the picture's own resolution (fine strokes on a large photo), 2 =
+    /// strokes twice as large. Above 1 the result is brought back to full size with the
+    /// photo's own edges and detail.
+    #[arg(long, default_value = "auto", value_name = "auto|F", value_parser = nst_runtime::stroke::StrokeScale::parse)]
+    pub stroke_scale: nst_runtime::stroke::StrokeScale,
 }
 
 impl PictureArgs {
     pub fn options(&self) -> StylizeOptions {
-        StylizeOptions { max_size: self.max_size, strength: self.strength, preserve_color: self.preserve_color }
+        StylizeOptions { max_size: self.max_size, strength: self.strength, preserve_color: self.preserve_color, stroke_scale: self.stroke_scale }
     }
 }
 
