@@ -3,7 +3,8 @@
 #   1. Debian packages (ffmpeg, Xvfb, libclang for bindgen, pkg-config; for `nst live`:
 #      the X11 libraries its window loads at run time, the V4L2 kernel headers for the
 #      camera bindings, and xdotool, with which its tests press keys and resize the window;
-#      for the web page's tests: Chromium and its WebDriver, chromium-driver),
+#      for the web page's tests: Chromium and its WebDriver, chromium-driver; GNU time
+#      for benches/large_photos.sh),
 #   2. a project-local Python environment `.venv` with the pinned torch (libtorch for
 #      tch) and onnxruntime (libonnxruntime for ort), plus stable links to both,
 #   3. the VGG-19 loss-network weights, converted once to weights/vgg19.safetensors.
@@ -20,7 +21,7 @@ else
 fi
 
 # 1. Debian packages ---------------------------------------------------------------
-APT_PACKAGES=(libclang-dev pkg-config ffmpeg xvfb xauth python3-venv libx11-6 libxcursor1 linux-libc-dev xdotool chromium chromium-driver)
+APT_PACKAGES=(libclang-dev pkg-config ffmpeg xvfb xauth python3-venv libx11-6 libxcursor1 linux-libc-dev xdotool chromium chromium-driver time)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

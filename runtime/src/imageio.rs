@@ -82,11 +82,12 @@ pub fn probe(bytes: &[u8], what: &Path) -> Result<(u32, u32)> {
 }
 
 /// RGB, plus the alpha channel when the image has one.
+/// Takes the decoded buffer over where it already is RGB (no copy of a large picture).
 fn picture_of(image: DynamicImage) -> Picture {
     if !image.color().has_alpha() {
-        return Picture { rgb: image.to_rgb8(), alpha: None };
+        return Picture { rgb: image.into_rgb8(), alpha: None };
     }
-    let rgba = image.to_rgba8();
+    let rgba = image.into_rgba8();
     let (w, h) = rgba.dimensions();
     let alpha = GrayImage::from_fn(w, h, |x, y| image::Luma([rgba.get_pixel(x, y)[3]]));
     let rgb = RgbImage::from_fn(w, h, |x, y| {
@@ -109,7 +110,7 @@ pub fn has_extension(path: &Path, extensions: &[&str]) -> bool {
 
 /// Decodes an image file into RGB only (alpha dropped), oriented and limited like [`load`].
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
-    Ok(load_dynamic(path)?.to_rgb8())
+    Ok(load_dynamic(path)?.into_rgb8())
 }
 
 fn load_dynamic(path: &Path) -> Result<DynamicImage> {

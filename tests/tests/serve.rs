@@ -100,7 +100,7 @@ fn health_styles_thumbnails_openapi_and_metrics() {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
     let params: Vec<&str> = doc["paths"]["/api/v1/stylize"]["post"]["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(params, ["style", "variant", "strength", "preserve_color", "max_size", "format"]);
+    assert_eq!(params, ["style", "variant", "strength", "preserve_color", "max_size", "format", "stroke_scale"]);
     let job_params: Vec<&str> = doc["paths"]["/api/v1/jobs"]["post"]["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     for p in ["kind", "size", "iterations", "Prefer"] {
         assert!(job_params.contains(&p), "{p} not documented for POST /jobs: {job_params:?}");

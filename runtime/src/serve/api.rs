@@ -380,6 +380,11 @@ struct StylizeQuery {
     max_size: Option<u32>,
     /// Output format: png, jpeg or webp [default: the upload's, when one of these, else png].
     format: Option<String>,
+    /// How large the strokes are relative to the picture: `auto` (as on a picture of the
+    /// model's reference size, 512 px for the bundled styles) or a factor of at least 1
+    /// (1 = the picture's own resolution).
+    #[param(default = "auto")]
+    stroke_scale: Option<String>,
 }
 
 /// The parameters of `POST /jobs`: those of `POST /stylize` and these.
@@ -502,7 +507,7 @@ fn parse_format(v: &str) -> Result<OutputFormat, Problem> {
     }
 }
 
-const STYLIZE_PARAMS: &str = "style, variant, strength, preserve_color, max_size, format";
+const STYLIZE_PARAMS: &str = "style, variant, strength, preserve_color, max_size, format, stroke_scale";
 
 /// Checks the stylize parameters among `params`; `extra` names the others the route
 /// takes (checked by the caller).
@@ -528,6 +533,7 @@ pub(super) fn parse_stylize(params: &[(String, String)], extra: &[&str]) -> Resu
                 p.options.max_size = Some(n);
             }
             "format" => p.format = Some(parse_format(v)?),
+            "stroke_scale" => p.options.stroke_scale = crate::stroke::StrokeScale::parse(v).map_err(|e| Problem::bad_request(format!("stroke_scale: {e}")))?,
             other if extra.contains(&other) => {}
             other => {
                 let mut all = STYLIZE_PARAMS.to_string();
