@@ -63,8 +63,8 @@ impl Tiling {
     /// of the fast one (measured: see the README, "Any photo size").
     pub fn for_variant(variant: crate::contract::Variant) -> Self {
         match variant {
-            crate::contract::Variant::Full => Self { above_pixels: 1_048_576, tile: 768, margin: 64, stats_pixels: 1_048_576 },
-            crate::contract::Variant::Fast => Self { above_pixels: 4_194_304, tile: 1536, margin: 64, stats_pixels: 4_194_304 },
+            crate::contract::Variant::Full => Self { above_pixels: 2_097_152, tile: 768, margin: 64, stats_pixels: 1_048_576 },
+            crate::contract::Variant::Fast => Self { above_pixels: 8_388_608, tile: 1536, margin: 64, stats_pixels: 2_097_152 },
         }
     }
 

@@ -38,7 +38,7 @@ pub struct HardwareArgs {
 pub struct TileArgs {
     /// Run pictures larger than SIDE x SIDE pixels in tiles of that side, with shared
     /// statistics (bounded memory, no seams); `off` runs every picture whole [default:
-    /// tiles of 768 above 1 MP for the full networks, of 1536 above 4 MP for the fast ones].
+    /// tiles of 768 above 2 MP for the full networks, of 1536 above 8 MP for the fast ones].
     #[arg(long, value_name = "SIDE", value_parser = nst_runtime::tiling::Tiling::parse)]
     pub tile: Option<nst_runtime::tiling::Tiling>,
 }
