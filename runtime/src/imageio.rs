@@ -413,6 +413,12 @@ pub fn to_chw(img: &RgbImage) -> Vec<f32> {
     out
 }
 
+/// The `w`x`h` region of `img` at (`x0`, `y0`), grown to `pw`x`ph` (at least `w`x`h`) by
+/// repeating its last column and row: for networks with a minimum input side.
+pub fn edge_padded(img: &RgbImage, x0: u32, y0: u32, w: u32, h: u32, pw: u32, ph: u32) -> RgbImage {
+    RgbImage::from_fn(pw, ph, |x, y| *img.get_pixel(x0 + x.min(w - 1), y0 + y.min(h - 1)))
+}
+
 /// An RGB image from planar (CHW) float32 values in 0-255 (rounded, clamped).
 pub fn from_chw(data: &[f32], w: u32, h: u32) -> RgbImage {
     let plane = (w * h) as usize;

@@ -119,14 +119,7 @@ impl StyleModel {
             Some(options) => self.session.run_with_options(inputs, options),
             None => self.session.run(inputs),
         };
-        let outputs = outputs.map_err(|e| {
-            let msg = e.to_string();
-            if options.is_some() && msg.contains("terminate flag") {
-                Error::Interrupted
-            } else {
-                Error::Inference(msg)
-            }
-        })?;
+        let outputs = outputs.map_err(|e| run_error(e, options))?;
         let (shape, data) =
             outputs[OUTPUT_NAME].try_extract_tensor::<f32>().map_err(|e| Error::Inference(format!("reading the output: {e}")))?;
         let expected = [1i64, 3, h as i64, w as i64];
@@ -198,20 +191,25 @@ impl StyleModel {
         let (w, h) = img.dimensions();
         let min = self.info.min_side;
         let (pw, ph) = (w.max(min), h.max(min));
-        let padded;
-        let src = if (pw, ph) != (w, h) {
-            padded = RgbImage::from_fn(pw, ph, |x, y| *img.get_pixel(x.min(w - 1), y.min(h - 1)));
-            &padded
-        } else {
-            img
-        };
-        let out = self.run_chw_with(imageio::to_chw(src), pw, ph, options)?;
+        let chw = if (pw, ph) != (w, h) { imageio::to_chw(&imageio::edge_padded(img, 0, 0, w, h, pw, ph)) } else { imageio::to_chw(img) };
+        let out = self.run_chw_with(chw, pw, ph, options)?;
         let out = imageio::from_chw(&out, pw, ph);
         if (pw, ph) == (w, h) {
             Ok(out)
         } else {
             Ok(image::imageops::crop_imm(&out, 0, 0, w, h).to_image())
         }
+    }
+}
+
+/// An ONNX Runtime run error: [`Error::Interrupted`] when `terminate()` on `options`
+/// stopped it, else [`Error::Inference`].
+pub(crate) fn run_error(e: ort::Error, options: Option<&RunOptions>) -> Error {
+    let msg = e.to_string();
+    if options.is_some() && msg.contains("terminate flag") {
+        Error::Interrupted
+    } else {
+        Error::Inference(msg)
     }
 }
 

@@ -50,10 +50,10 @@ impl StrokeScale {
     }
 }
 
-/// Full-range BT.601 luma of a pixel, 0-255.
+/// Full-range BT.601 luma of a pixel, 0-255 (as `color` computes it).
 #[inline]
 fn luma(p: &image::Rgb<u8>) -> f32 {
-    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+    crate::color::rgb_to_ycbcr(p.0).0
 }
 
 /// Brings `styled` (the network's output at a reduced size) to the size of `photo`:

@@ -19,6 +19,7 @@ use ort::value::Tensor;
 use crate::contract::{INPUT_NAME, OUTPUT_NAME};
 use crate::error::{Error, Result};
 use crate::imageio;
+use crate::model::run_error;
 use crate::onnx::shared_norm::{self, NormLayer};
 
 /// Tile positions are multiples of this, so that every stride-2 layer samples the same
@@ -136,15 +137,6 @@ impl std::fmt::Debug for TiledSessions {
     }
 }
 
-fn run_error(e: ort::Error, options: Option<&RunOptions>) -> Error {
-    let msg = e.to_string();
-    if options.is_some() && msg.contains("terminate flag") {
-        Error::Interrupted
-    } else {
-        Error::Inference(msg)
-    }
-}
-
 impl TiledSessions {
     /// Splits the model (`bytes`) and loads its statistics graph with `stats_session`
     /// and its tile graph with `tile_session` (the model's own provider and threads).
@@ -217,14 +209,11 @@ impl TiledSessions {
             let (rw, rh) = (t.rx1 - t.rx0, t.ry1 - t.ry0);
             // A region narrower than the network's minimum (a thin picture): edge-padded.
             let (pw, ph) = (rw.max(min_side), rh.max(min_side));
-            let region = RgbImage::from_fn(pw, ph, |x, y| *img.get_pixel(t.rx0 + x.min(rw - 1), t.ry0 + y.min(rh - 1)));
+            let region = imageio::edge_padded(img, t.rx0, t.ry0, rw, rh, pw, ph);
             let styled = self.run_tile(imageio::to_chw(&region), pw, ph, &affine, options)?;
             let styled = imageio::from_chw(&styled, pw, ph);
-            for y in t.y0..t.y1 {
-                for x in t.x0..t.x1 {
-                    out.put_pixel(x, y, *styled.get_pixel(x - t.rx0, y - t.ry0));
-                }
-            }
+            let kept = image::imageops::crop_imm(&styled, t.x0 - t.rx0, t.y0 - t.ry0, t.x1 - t.x0, t.y1 - t.y0);
+            image::GenericImage::copy_from(&mut out, &*kept, t.x0, t.y0).map_err(|e| Error::Inference(format!("placing a tile: {e}")))?;
         }
         Ok(out)
     }
