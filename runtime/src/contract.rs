@@ -114,6 +114,9 @@ pub mod keys {
     pub const TRAINING: &str = "nst.training";
     /// Smallest image side the network accepts (integer).
     pub const MIN_SIDE: &str = "nst.min_side";
+    /// Set on a blend of styles made by the runtime (never in a file nst-train writes):
+    /// its recipe, `style:share,style:share`.
+    pub const BLEND: &str = "nst.blend";
 }
 
 /// What the metadata of an nst model says about it.
@@ -133,6 +136,9 @@ pub struct ModelInfo {
     pub trained: bool,
     pub training: Option<Value>,
     pub min_side: u32,
+    /// A blend's recipe (`style:share,...`; see [`crate::blend`]); `None` for a model
+    /// of one style.
+    pub blend: Option<String>,
 }
 
 impl ModelInfo {
@@ -157,6 +163,9 @@ impl ModelInfo {
         }
         if let Some(training) = &self.training {
             props.push((keys::TRAINING.to_string(), training.to_string()));
+        }
+        if let Some(blend) = &self.blend {
+            props.push((keys::BLEND.to_string(), blend.clone()));
         }
         props
     }
@@ -223,6 +232,7 @@ impl ModelInfo {
             style_image: get(keys::STYLE_IMAGE).map(str::to_string),
             painting: get(keys::PAINTING).map(str::to_string),
             painting_picture: get(keys::PAINTING_PICTURE).map(str::to_string),
+            blend: get(keys::BLEND).map(str::to_string),
             trained,
             training,
             min_side,
@@ -244,6 +254,7 @@ mod tests {
             style_image: Some("vg_starry_night.jpg".into()),
             painting: Some("Vincent van Gogh, The Starry Night (1889)".into()),
             painting_picture: None,
+            blend: None,
             trained: true,
             training: Some(serde_json::json!({"iterations": 10})),
             min_side: 16,

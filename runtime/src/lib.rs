@@ -10,6 +10,7 @@
 //! - [`ep`]: hardware (execution provider) selection.
 //! - [`model`]: loading and validating a model, running it on an image.
 //! - [`bundled`]: the bundled style models in `weights/`.
+//! - [`blend`]: blends of styles (`a:0.6,b:0.4`), in weight space or by their outputs.
 //! - [`batch`]: `nst stylize` over many files, with a report of what failed.
 //! - [`sheet`]: `nst sheet`: one photo in every bundled style, as a labelled contact sheet.
 //! - [`live`]: `nst live`: camera, video file or test pattern -> style network -> window.
@@ -18,6 +19,7 @@
 //! - [`video`]: `nst video`: video files through ffmpeg, with flicker reduction.
 
 pub mod batch;
+pub mod blend;
 pub mod bundled;
 pub mod color;
 pub mod contract;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use image::RgbImage;
 pub use ort::session::RunOptions;
@@ -26,10 +27,22 @@ pub struct SessionConfig {
     pub tiling: Option<Tiling>,
 }
 
+/// Where a model's graph came from.
+#[derive(Clone)]
+enum Origin {
+    File(PathBuf),
+    /// Made in memory (a weight-space blend, see [`crate::blend`]), with its name.
+    Memory { label: String, bytes: Arc<Vec<u8>> },
+}
+
 pub struct StyleModel {
     session: Session,
     info: ModelInfo,
-    path: PathBuf,
+    origin: Origin,
+    /// Output blending: models whose outputs are mixed with this one's, with their
+    /// weights, and this one's weight (see [`crate::blend`]).
+    mix: Vec<(StyleModel, f32)>,
+    own_weight: f32,
     provider: Provider,
     config: SessionConfig,
     tiling: Tiling,
@@ -40,24 +53,55 @@ pub struct StyleModel {
 
 impl std::fmt::Debug for StyleModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StyleModel").field("path", &self.path).field("info", &self.info).field("provider", &self.provider).finish()
+        f.debug_struct("StyleModel").field("source", &self.label()).field("info", &self.info).field("provider", &self.provider).finish()
     }
 }
 
 impl StyleModel {
     /// Loads and validates a model. Errors name the file and say what is wrong with it.
     pub fn load(path: &Path, config: &SessionConfig) -> Result<Self> {
-        let model_err = |reason: String| Error::Model { path: path.to_path_buf(), reason };
         let meta = std::fs::metadata(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
         if meta.len() == 0 {
-            return Err(model_err("the model file is empty (0 bytes)".into()));
+            return Err(Error::Model { path: path.to_path_buf(), reason: "the model file is empty (0 bytes)".into() });
         }
+        Self::load_origin(Origin::File(path.to_path_buf()), config)
+    }
+
+    /// Loads a model made in memory (ONNX bytes), named `label` in messages.
+    pub fn load_bytes(label: &str, bytes: Vec<u8>, config: &SessionConfig) -> Result<Self> {
+        Self::load_origin(Origin::Memory { label: label.to_string(), bytes: Arc::new(bytes) }, config)
+    }
+
+    /// Mixes the outputs of several models (weights summing to 1): each picture runs
+    /// through every model and the results are averaged with these weights. `info`
+    /// describes the mix.
+    pub fn output_blend(mut parts: Vec<(StyleModel, f32)>, info: ModelInfo) -> Result<Self> {
+        if parts.is_empty() {
+            return Err(Error::Parameter("nothing to blend".into()));
+        }
+        let (mut first, own) = parts.remove(0);
+        first.own_weight = own;
+        first.mix = parts;
+        first.info = info;
+        Ok(first)
+    }
+
+    fn load_origin(origin: Origin, config: &SessionConfig) -> Result<Self> {
+        let path = origin.path_for_errors();
+        let path = path.as_path();
+        let model_err = |reason: String| Error::Model { path: path.to_path_buf(), reason };
         // Loads libonnxruntime first: the provider list asks it what it has.
         crate::ortlib::environment()?;
         let candidates = config.provider.candidates();
         let mut last_err = None;
         for (i, provider) in candidates.iter().copied().enumerate() {
-            let attempt = session_builder(config, provider).and_then(|mut b| b.commit_from_file(path).map_err(|e| classify_load_error(path, provider, e)));
+            let attempt = session_builder(config, provider).and_then(|mut b| {
+                match &origin {
+                    Origin::File(path) => b.commit_from_file(path),
+                    Origin::Memory { bytes, .. } => b.commit_from_memory(bytes),
+                }
+                .map_err(|e| classify_load_error(path, provider, e))
+            });
             match attempt {
                 Ok(session) => {
                     let info = validate(&session).map_err(model_err)?;
@@ -72,7 +116,7 @@ impl StyleModel {
                         }
                     }
                     let tiling = config.tiling.unwrap_or_else(|| Tiling::for_variant(info.variant));
-                    return Ok(Self { session, info, path: path.to_path_buf(), provider, config: *config, tiling, tiled: None });
+                    return Ok(Self { session, info, origin, mix: Vec::new(), own_weight: 1.0, provider, config: *config, tiling, tiled: None });
                 }
                 Err(e @ Error::Model { .. }) => return Err(e),
                 Err(e) if i + 1 < candidates.len() => {
@@ -95,8 +139,32 @@ impl StyleModel {
         &self.info
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The model's file; `None` for a model made in memory (a blend).
+    pub fn path(&self) -> Option<&Path> {
+        match &self.origin {
+            Origin::File(p) if self.mix.is_empty() => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The model for messages: its file, or the blend's name.
+    pub fn label(&self) -> String {
+        let own = match &self.origin {
+            Origin::File(p) => p.display().to_string(),
+            Origin::Memory { label, .. } => label.clone(),
+        };
+        if self.mix.is_empty() {
+            return own;
+        }
+        let mut parts = vec![format!("{own} x{:.2}", self.own_weight)];
+        parts.extend(self.mix.iter().map(|(m, w)| format!("{} x{w:.2}", m.label())));
+        format!("output blend of {}", parts.join(" + "))
+    }
+
+    /// Whether this model mixes the outputs of several networks (each picture costs one
+    /// run of each).
+    pub fn is_output_blend(&self) -> bool {
+        !self.mix.is_empty()
     }
 
     /// The execution provider the session runs on.
@@ -113,6 +181,20 @@ impl StyleModel {
     /// [`Self::run_chw`] that another thread can stop: `terminate()` on `options` ends
     /// the run early with [`Error::Interrupted`].
     pub fn run_chw_with(&mut self, chw: Vec<f32>, w: u32, h: u32, options: Option<&RunOptions>) -> Result<Vec<f32>> {
+        if self.mix.is_empty() {
+            return self.run_chw_own(chw, w, h, options);
+        }
+        let mut acc = Vec::new();
+        for (model, weight) in self.mix.iter_mut() {
+            let out = model.run_chw_with(chw.clone(), w, h, options)?;
+            accumulate(&mut acc, &out, *weight);
+        }
+        let own = self.run_chw_own(chw, w, h, options)?;
+        accumulate(&mut acc, &own, self.own_weight);
+        Ok(acc.into_iter().map(|v| v.clamp(0.0, 255.0)).collect())
+    }
+
+    fn run_chw_own(&mut self, chw: Vec<f32>, w: u32, h: u32, options: Option<&RunOptions>) -> Result<Vec<f32>> {
         let input = Tensor::from_array((vec![1i64, 3, h as i64, w as i64], chw)).map_err(|e| Error::Inference(e.to_string()))?;
         let inputs = ort::inputs![INPUT_NAME => input];
         let outputs = match options {
@@ -124,11 +206,11 @@ impl StyleModel {
             outputs[OUTPUT_NAME].try_extract_tensor::<f32>().map_err(|e| Error::Inference(format!("reading the output: {e}")))?;
         let expected = [1i64, 3, h as i64, w as i64];
         if **shape != expected {
+            let got = shape.to_vec();
+            drop(outputs);
             return Err(Error::Inference(format!(
-                "{}: the model returned shape {:?} for an input of {:?}; it does not keep the image size",
-                self.path.display(),
-                &**shape,
-                expected
+                "{}: the model returned shape {got:?} for an input of {expected:?}; it does not keep the image size",
+                self.label(),
             )));
         }
         Ok(data.to_vec())
@@ -141,6 +223,9 @@ impl StyleModel {
 
     pub fn set_tiling(&mut self, tiling: Tiling) {
         self.tiling = tiling;
+        for (m, _) in &mut self.mix {
+            m.set_tiling(tiling);
+        }
     }
 
     /// Stylizes an RGB image of any size: images smaller than the network's minimum side
@@ -153,6 +238,22 @@ impl StyleModel {
 
     /// [`Self::stylize`] that another thread can stop (see [`Self::run_chw_with`]).
     pub fn stylize_with(&mut self, img: &RgbImage, options: Option<&RunOptions>) -> Result<RgbImage> {
+        if self.mix.is_empty() {
+            return self.stylize_own(img, options);
+        }
+        let mut acc = Vec::new();
+        for (model, weight) in self.mix.iter_mut() {
+            let out = model.stylize_with(img, options)?;
+            accumulate_u8(&mut acc, out.as_raw(), *weight);
+        }
+        let own = self.stylize_own(img, options)?;
+        accumulate_u8(&mut acc, own.as_raw(), self.own_weight);
+        let (w, h) = img.dimensions();
+        let raw = acc.into_iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect();
+        Ok(RgbImage::from_raw(w, h, raw).expect("the outputs have the picture's size"))
+    }
+
+    fn stylize_own(&mut self, img: &RgbImage, options: Option<&RunOptions>) -> Result<RgbImage> {
         let (w, h) = img.dimensions();
         if self.tiling.applies(w, h) {
             if let Some(out) = self.stylize_tiled(img, options) {
@@ -166,8 +267,11 @@ impl StyleModel {
     fn stylize_tiled(&mut self, img: &RgbImage, options: Option<&RunOptions>) -> Option<Result<RgbImage>> {
         if self.tiled.is_none() {
             let (config, provider) = (self.config, self.provider);
-            let loaded = std::fs::read(&self.path)
-                .map_err(|e| format!("cannot read it again: {e}"))
+            let bytes = match &self.origin {
+                Origin::File(path) => std::fs::read(path).map_err(|e| format!("cannot read it again: {e}")),
+                Origin::Memory { bytes, .. } => Ok(bytes.to_vec()),
+            };
+            let loaded = bytes
                 .and_then(|bytes| {
                     TiledSessions::new(
                         &bytes,
@@ -176,7 +280,7 @@ impl StyleModel {
                     )
                 });
             if let Err(why) = &loaded {
-                tracing::warn!("{}: large pictures run whole, not in tiles: {why}", self.path.display());
+                tracing::warn!("{}: large pictures run whole, not in tiles: {why}", self.label());
             }
             self.tiled = Some(loaded);
         }
@@ -199,6 +303,35 @@ impl StyleModel {
         } else {
             Ok(image::imageops::crop_imm(&out, 0, 0, w, h).to_image())
         }
+    }
+}
+
+impl Origin {
+    /// A path for error messages: the file, or the blend's name.
+    fn path_for_errors(&self) -> PathBuf {
+        match self {
+            Origin::File(p) => p.clone(),
+            Origin::Memory { label, .. } => PathBuf::from(label),
+        }
+    }
+}
+
+/// `acc += weight * values` (`acc` starts empty).
+fn accumulate(acc: &mut Vec<f32>, values: &[f32], weight: f32) {
+    if acc.is_empty() {
+        acc.resize(values.len(), 0.0);
+    }
+    for (a, v) in acc.iter_mut().zip(values) {
+        *a += weight * v;
+    }
+}
+
+fn accumulate_u8(acc: &mut Vec<f32>, values: &[u8], weight: f32) {
+    if acc.is_empty() {
+        acc.resize(values.len(), 0.0);
+    }
+    for (a, v) in acc.iter_mut().zip(values) {
+        *a += weight * *v as f32;
     }
 }
 

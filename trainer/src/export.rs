@@ -27,6 +27,7 @@ pub fn model_info(
         style_image: style_image.map(str::to_string),
         painting: painting.map(str::to_string),
         painting_picture: None,
+        blend: None,
         trained: training.is_some(),
         training,
         min_side: min_side(config.family).max(nst_runtime::contract::DEFAULT_MIN_SIDE),

@@ -64,9 +64,9 @@ pub trait Stylizer: Send {
 }
 
 impl Stylizer for StyleModel {
-    /// The file's name without `.onnx`: the bundled style's name.
+    /// The file's name without `.onnx`: the bundled style's name (a blend's recipe).
     fn name(&self) -> String {
-        self.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| self.info().style_name.clone())
+        self.path().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| self.info().style_name.clone())
     }
 
     fn stylize(&mut self, frame: &RgbImage) -> Result<RgbImage> {
@@ -81,11 +81,86 @@ impl Stylizer for StyleModel {
     }
 }
 
+/// Steps between one style and the next for the blend keys (`b`, `v`): quarters.
+pub const BLEND_STEPS: u32 = 4;
+
+/// Makes a blend of two of the loaded styles: indices into the stylizers and the share
+/// of the second (`nst live` blends in weight space where the networks allow it).
+pub type Blender = Box<dyn FnMut(usize, usize, f32) -> Result<Box<dyn Stylizer>> + Send>;
+
+/// The styles of a run and, optionally, how to blend two of them.
+pub struct Styles {
+    pub stylizers: Vec<Box<dyn Stylizer>>,
+    pub blender: Option<Blender>,
+}
+
+impl From<Vec<Box<dyn Stylizer>>> for Styles {
+    fn from(stylizers: Vec<Box<dyn Stylizer>>) -> Self {
+        Self { stylizers, blender: None }
+    }
+}
+
+/// The stylizers on the inference thread, with the blend made last (blends are made
+/// when first asked for, from the two styles' files).
+struct Playing {
+    stylizers: Vec<Box<dyn Stylizer>>,
+    blender: Option<Blender>,
+    /// (style, blend step) of `blended`.
+    blended: Option<((usize, u32), Box<dyn Stylizer>)>,
+    /// Blends that could not be made (said once each).
+    failed: Vec<(usize, u32)>,
+}
+
+impl Playing {
+    /// The stylizer for `style` blended `step` quarters towards the next style, and the
+    /// step actually used (0 when no blend can be made).
+    fn current(&mut self, style: usize, step: u32) -> (&mut dyn Stylizer, u32) {
+        let n = self.stylizers.len();
+        let key = (style, step);
+        if step > 0 && n > 1 && !self.failed.contains(&key) {
+            if self.blended.as_ref().is_none_or(|(k, _)| *k != key) {
+                self.blended = None;
+                if let Some(blender) = self.blender.as_mut() {
+                    let share = step as f32 / BLEND_STEPS as f32;
+                    let started = Instant::now();
+                    match blender(style, (style + 1) % n, share) {
+                        Ok(made) => {
+                            tracing::info!("blend {} made in {:.0} ms", made.name(), started.elapsed().as_secs_f64() * 1e3);
+                            self.blended = Some((key, made));
+                        }
+                        Err(e) => {
+                            tracing::warn!("cannot blend these styles: {e}");
+                            self.failed.push(key);
+                        }
+                    }
+                }
+            }
+            if let Some((_, made)) = self.blended.as_mut() {
+                return (made.as_mut(), step);
+            }
+        }
+        (self.stylizers[style % n].as_mut(), 0)
+    }
+}
+
+/// A style, or a blend of it with the next one, for people: "a 75% + b 25%".
+fn style_label(names: &[String], style: usize, step: u32) -> String {
+    if step == 0 || names.len() < 2 {
+        return names[style].clone();
+    }
+    let second = 100 * step / BLEND_STEPS;
+    format!("{} {}% + {} {second}%", names[style], 100 - second, names[(style + 1) % names.len()])
+}
+
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     NextStyle,
     PreviousStyle,
+    /// Blend a step further towards the next style (`b`).
+    BlendForward,
+    /// Blend a step back towards the previous style (`v`).
+    BlendBack,
     /// More detail (a larger inference size).
     ScaleUp,
     /// More speed (a smaller inference size).
@@ -111,6 +186,8 @@ const SCALE_MAX: u32 = 8;
 #[derive(Debug)]
 struct Controls {
     style: AtomicUsize,
+    /// Blend towards the next style, in steps of 1/[`BLEND_STEPS`] (0: the style alone).
+    blend: AtomicU32,
     /// Inference scale in eighths.
     scale: AtomicU32,
     mirror: AtomicBool,
@@ -211,6 +288,8 @@ struct Styled {
     captured: Instant,
     inference: Duration,
     style: usize,
+    /// Blend step used (see [`Controls::blend`]).
+    blend: u32,
 }
 
 /// The first error of any thread.
@@ -248,7 +327,8 @@ pub fn preflight(spec: &SourceSpec, headless: bool) -> Result<()> {
 /// failures (no camera, no display, a recording that cannot start) are returned as
 /// errors; failures while running end up in [`Report::error`], after the recording has
 /// been finished.
-pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, stop: &AtomicBool) -> Result<Report> {
+pub fn run(open: Opener, styles: impl Into<Styles>, options: &Options, stop: &AtomicBool) -> Result<Report> {
+    let Styles { stylizers, blender } = styles.into();
     options.validate()?;
     if stylizers.is_empty() {
         return Err(Error::Parameter("no style model to run".into()));
@@ -259,6 +339,7 @@ pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, s
     let names: Vec<String> = stylizers.iter().map(|s| s.name()).collect();
     let controls = Arc::new(Controls {
         style: AtomicUsize::new(options.style % stylizers.len()),
+        blend: AtomicU32::new(0),
         scale: AtomicU32::new(options.scale_eighths()),
         mirror: AtomicBool::new(options.mirror),
         side_by_side: AtomicBool::new(options.side_by_side),
@@ -351,9 +432,10 @@ pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, s
         }
     };
 
+    let can_blend = blender.is_some();
     let inference = {
         let (errors, halt, controls) = (errors.clone(), halt.clone(), controls.clone());
-        let mut stylizers = stylizers;
+        let mut playing = Playing { stylizers, blender, blended: None, failed: Vec::new() };
         std::thread::Builder::new()
             .name("live-inference".into())
             .spawn(move || {
@@ -373,7 +455,7 @@ pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, s
                     if halt.load(Ordering::Relaxed) {
                         break;
                     }
-                    match stylize_frame(&mut stylizers, &controls, frame) {
+                    match stylize_frame(&mut playing, &controls, frame) {
                         Ok(styled) => {
                             if styled_tx.send(styled).is_err() {
                                 break;
@@ -398,7 +480,7 @@ pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, s
         if options.headless {
             "headless".to_string()
         } else {
-            "window (keys: n/p style, +/- scale, m mirror, o original, s snapshot, r record, f overlay, q quit)".into()
+            "window (keys: n/p style, b/v blend towards the next/previous style, +/- scale, m mirror, o original, s snapshot, r record, f overlay, q quit)".into()
         }
     );
 
@@ -407,7 +489,7 @@ pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, s
     let mut recordings = Vec::new();
     let mut snapshot_jobs: Vec<JoinHandle<Result<PathBuf>>> = Vec::new();
     let mut last_picture: Option<RgbImage> = None;
-    let mut style_shown = usize::MAX;
+    let mut style_shown = (usize::MAX, 0);
     let (mut snapshot_counter, mut recording_counter) = (0u32, 0u32);
     let poll = Duration::from_millis(if options.headless { 50 } else { 8 });
     let ending = 'run: loop {
@@ -422,8 +504,24 @@ pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, s
                         let n = names.len();
                         let step = if command == Command::NextStyle { 1 } else { n - 1 };
                         let next = (controls.style.load(Ordering::Relaxed) + step) % n;
+                        controls.blend.store(0, Ordering::Relaxed);
                         controls.style.store(next, Ordering::Relaxed);
                         tracing::info!("style: {} ({}/{n})", names[next], next + 1);
+                    }
+                    Command::BlendForward | Command::BlendBack => {
+                        let n = names.len() as u32;
+                        if n < 2 || !can_blend {
+                            tracing::info!("nothing to blend with: {}", if n < 2 { "one style is loaded" } else { "these styles cannot be blended here" });
+                            continue;
+                        }
+                        // One position on the ring of styles, in blend steps.
+                        let ring = n * BLEND_STEPS;
+                        let pos = controls.style.load(Ordering::Relaxed) as u32 * BLEND_STEPS + controls.blend.load(Ordering::Relaxed);
+                        let pos = if command == Command::BlendForward { (pos + 1) % ring } else { (pos + ring - 1) % ring };
+                        let (style, step) = ((pos / BLEND_STEPS) as usize, pos % BLEND_STEPS);
+                        controls.blend.store(step, Ordering::Relaxed);
+                        controls.style.store(style, Ordering::Relaxed);
+                        tracing::info!("style: {}", style_label(&names, style, step));
                     }
                     Command::ScaleUp | Command::ScaleDown => {
                         let s = controls.scale.load(Ordering::Relaxed);
@@ -499,10 +597,10 @@ pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, s
             None => styled.stylized,
         };
         if let Some(win) = window.as_mut() {
-            if styled.style != style_shown {
-                win.set_title(&title(&names[styled.style]));
+            if (styled.style, styled.blend) != style_shown {
+                win.set_title(&title(&style_label(&names, styled.style, styled.blend)));
             }
-            let lines = overlay_on.then(|| overlay_lines(&names, styled.style, &controls, &stats, recorder.as_ref()));
+            let lines = overlay_on.then(|| overlay_lines(&names, (styled.style, styled.blend), &controls, &stats, recorder.as_ref()));
             if let Err(e) = win.show(&picture, lines.as_deref()) {
                 errors.set(e);
                 break Ending::Failed;
@@ -512,7 +610,7 @@ pub fn run(open: Opener, stylizers: Vec<Box<dyn Stylizer>>, options: &Options, s
         if stats.frames() == 0 {
             tracing::info!("live: first frame shown after {:.0} ms", shown.duration_since(t0).as_secs_f64() * 1e3);
         }
-        style_shown = styled.style;
+        style_shown = (styled.style, styled.blend);
         stats.record(styled.captured, shown, styled.inference);
         last_picture = Some(picture);
         if options.frames.is_some_and(|n| stats.frames() >= n) {
@@ -586,10 +684,11 @@ fn join_within<T>(handle: JoinHandle<T>, limit: Duration, what: &str) -> Option<
 }
 
 /// Runs the current style on a frame at the current scale.
-fn stylize_frame(stylizers: &mut [Box<dyn Stylizer>], controls: &Controls, frame: Frame) -> Result<Styled> {
+fn stylize_frame(playing: &mut Playing, controls: &Controls, frame: Frame) -> Result<Styled> {
     let Frame { image, captured } = frame;
     let mut image = image.into_image()?;
-    let style = controls.style.load(Ordering::Relaxed) % stylizers.len();
+    let style = controls.style.load(Ordering::Relaxed) % playing.stylizers.len();
+    let (stylizer, blend) = playing.current(style, controls.blend.load(Ordering::Relaxed));
     if controls.mirror.load(Ordering::Relaxed) {
         image::imageops::flip_horizontal_in_place(&mut image);
     }
@@ -598,22 +697,22 @@ fn stylize_frame(stylizers: &mut [Box<dyn Stylizer>], controls: &Controls, frame
     let start = Instant::now();
     let stylized = if eighths < SCALE_MAX {
         let (sw, sh) = ((w * eighths / SCALE_MAX).max(1), (h * eighths / SCALE_MAX).max(1));
-        let out = stylizers[style].stylize(&imageio::resize_fast(&image, sw, sh))?;
+        let out = stylizer.stylize(&imageio::resize_fast(&image, sw, sh))?;
         imageio::resize_fast(&out, w, h)
     } else {
-        stylizers[style].stylize(&image)?
+        stylizer.stylize(&image)?
     };
     let inference = start.elapsed();
     if stylized.dimensions() != (w, h) {
         return Err(Error::Inference(format!(
             "{} returned {}x{} for a {w}x{h} frame",
-            stylizers[style].name(),
+            stylizer.name(),
             stylized.width(),
             stylized.height()
         )));
     }
     let original = controls.side_by_side.load(Ordering::Relaxed).then_some(image);
-    Ok(Styled { stylized, original, captured, inference, style })
+    Ok(Styled { stylized, original, captured, inference, style, blend })
 }
 
 /// The original and the stylized picture side by side.
@@ -625,10 +724,10 @@ pub fn side_by_side(original: &RgbImage, stylized: &RgbImage) -> RgbImage {
     out
 }
 
-fn overlay_lines(names: &[String], style: usize, controls: &Controls, stats: &stats::Stats, recorder: Option<&Recorder>) -> Vec<String> {
+fn overlay_lines(names: &[String], (style, blend): (usize, u32), controls: &Controls, stats: &stats::Stats, recorder: Option<&Recorder>) -> Vec<String> {
     let (fps, latency) = stats.recent();
     let mut lines = vec![
-        format!("{} ({}/{})", names[style], style + 1, names.len()),
+        format!("{} ({}/{})", style_label(names, style, blend), style + 1, names.len()),
         format!("{fps:.1} fps  latency {:.0} ms", latency.as_secs_f64() * 1e3),
     ];
     let mut flags = vec![format!("scale {}%", controls.scale.load(Ordering::Relaxed) * 100 / SCALE_MAX)];
@@ -642,7 +741,7 @@ fn overlay_lines(names: &[String], style: usize, controls: &Controls, stats: &st
     if let Some(rec) = recorder {
         lines.push(format!("REC {} frames", rec.frames()));
     }
-    lines.push("n/p +/- m o s r f q".into());
+    lines.push("n/p b/v +/- m o s r f q".into());
     lines
 }
 
@@ -852,12 +951,13 @@ mod tests {
     fn scale_mirror_and_side_by_side() {
         let controls = Controls {
             style: AtomicUsize::new(1),
+            blend: AtomicU32::new(0),
             scale: AtomicU32::new(4),
             mirror: AtomicBool::new(true),
             side_by_side: AtomicBool::new(true),
         };
-        let mut stylizers: Vec<Box<dyn Stylizer>> =
-            vec![Box::new(Slow { delay: Duration::ZERO }), Box::new(Slow { delay: Duration::ZERO })];
+        let stylizers: Vec<Box<dyn Stylizer>> = vec![Box::new(Slow { delay: Duration::ZERO }), Box::new(Slow { delay: Duration::ZERO })];
+        let mut stylizers = Playing { stylizers, blender: None, blended: None, failed: Vec::new() };
         let image = RgbImage::from_fn(40, 20, |x, _| image::Rgb([if x < 20 { 0 } else { 200 }, 0, 0]));
         let frame = Frame { image: Captured::Ready(image), captured: Instant::now() };
         let styled = stylize_frame(&mut stylizers, &controls, frame).unwrap();
@@ -870,5 +970,53 @@ mod tests {
         assert_eq!(both.dimensions(), (80, 20));
         assert!(Options { scale: 0.1, ..Options::default() }.validate().is_err());
         assert_eq!(Options { scale: 0.5, ..Options::default() }.scale_eighths(), 4);
+    }
+
+    #[test]
+    fn blend_keys_blend_with_the_next_style_and_say_so() {
+        struct Flat(u8);
+        impl Stylizer for Flat {
+            fn name(&self) -> String {
+                format!("flat{}", self.0)
+            }
+            fn stylize(&mut self, frame: &RgbImage) -> Result<RgbImage> {
+                Ok(RgbImage::from_pixel(frame.width(), frame.height(), image::Rgb([self.0; 3])))
+            }
+        }
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let seen = calls.clone();
+        let blender: Blender = Box::new(move |a, b, share| {
+            seen.lock().unwrap().push((a, b, share));
+            let value = (100.0 * (1.0 - share) + 200.0 * share) as u8;
+            Ok(Box::new(Flat(value)) as Box<dyn Stylizer>)
+        });
+        let stylizers: Vec<Box<dyn Stylizer>> = vec![Box::new(Flat(100)), Box::new(Flat(200))];
+        let mut playing = Playing { stylizers, blender: Some(blender), blended: None, failed: Vec::new() };
+        let controls = Controls {
+            style: AtomicUsize::new(0),
+            blend: AtomicU32::new(1),
+            scale: AtomicU32::new(8),
+            mirror: AtomicBool::new(false),
+            side_by_side: AtomicBool::new(false),
+        };
+        let frame = || Frame { image: Captured::Ready(RgbImage::new(8, 8)), captured: Instant::now() };
+        let styled = stylize_frame(&mut playing, &controls, frame()).unwrap();
+        assert_eq!((styled.style, styled.blend), (0, 1));
+        assert_eq!(styled.stylized.get_pixel(0, 0)[0], 125, "a quarter of the way to the next style");
+        stylize_frame(&mut playing, &controls, frame()).unwrap();
+        assert_eq!(calls.lock().unwrap().len(), 1, "the blend is made once, then reused");
+        controls.style.store(1, Ordering::Relaxed);
+        controls.blend.store(2, Ordering::Relaxed);
+        let styled = stylize_frame(&mut playing, &controls, frame()).unwrap();
+        assert_eq!(styled.stylized.get_pixel(0, 0)[0], 150);
+        assert_eq!(calls.lock().unwrap()[1], (1, 0, 0.5), "the last style blends with the first");
+        let names = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(style_label(&names, 1, 1), "b 75% + a 25%");
+        assert_eq!(style_label(&names, 0, 0), "a");
+        // Without a blender the style runs alone.
+        playing.blender = None;
+        playing.blended = None;
+        let styled = stylize_frame(&mut playing, &controls, frame()).unwrap();
+        assert_eq!((styled.blend, styled.stylized.get_pixel(0, 0)[0]), (0, 200));
     }
 }

@@ -143,6 +143,8 @@ pub fn key_command(key: Key) -> Option<Command> {
         Key::Minus | Key::NumPadMinus | Key::Down => Command::ScaleDown,
         Key::M => Command::Mirror,
         Key::O => Command::SideBySide,
+        Key::B => Command::BlendForward,
+        Key::V => Command::BlendBack,
         Key::S => Command::Snapshot,
         Key::R => Command::Record,
         Key::F | Key::I => Command::Overlay,

@@ -2,5 +2,6 @@
 //! exporter) and the rewrite that lets a network run over tiles with shared
 //! instance-norm statistics ([`shared_norm`]).
 
+pub mod blend;
 pub mod proto;
 pub mod shared_norm;

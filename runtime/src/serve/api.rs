@@ -365,7 +365,8 @@ async fn thumbnail(State(app): State<Arc<App>>, UrlPath(name): UrlPath<String>, 
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct StylizeQuery {
-    /// Style name (see `GET /api/v1/styles`) [default: `default_style`].
+    /// Style name (see `GET /api/v1/styles`), or a blend of styles with their shares,
+    /// e.g. `vg_starry_night:0.6,wave_crop:0.4` [default: `default_style`].
     style: Option<String>,
     /// `full` (best quality) or `fast` (real time) [default: the style's `default_variant`].
     variant: Option<String>,
@@ -550,7 +551,14 @@ pub(super) fn parse_stylize(params: &[(String, String)], extra: &[&str]) -> Resu
 
 pub(super) fn find_entry(app: &App, name: &str, variant: Option<Variant>) -> Result<Arc<Entry>, Problem> {
     let catalog = app.catalog().ok_or_else(|| Problem::busy("the server is loading its models", 1))?;
-    catalog.find(name, variant).map_err(Problem::not_found)
+    match crate::blend::BlendSpec::parse_name(name) {
+        Err(e) => Err(Problem::bad_request(e.to_string())),
+        // A blend is made on first use (loading models): off the async workers.
+        Ok(Some(_)) if tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread) => {
+            tokio::task::block_in_place(|| catalog.find(name, variant)).map_err(Problem::not_found)
+        }
+        _ => catalog.find(name, variant).map_err(Problem::not_found),
+    }
 }
 
 pub(super) fn default_style(app: &App) -> String {
@@ -683,6 +691,12 @@ fn image_response(r: &Rendered, name: &str, total: Duration) -> Response {
 fn result_name(filename: Option<&str>, style: &str) -> String {
     let stem = filename.and_then(|f| Path::new(f).file_stem()).and_then(|s| s.to_str()).unwrap_or("image");
     let clean: String = stem.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).take(80).collect();
+    // A blend's recipe (`a:0.6,b:0.4`) becomes `a-0.6_b-0.4`.
+    let style: String = style.chars().map(|c| match c {
+        ':' => '-',
+        ',' => '_',
+        c => c,
+    }).filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
     format!("{}-{style}", if clean.is_empty() { "image" } else { &clean })
 }
 

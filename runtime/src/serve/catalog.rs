@@ -2,23 +2,53 @@
 //! once and checked at start, each with a few ONNX Runtime sessions kept for the
 //! workers (one per worker at most), and each style's thumbnail, made once.
 //!
-//! Styles are looked up by name in this table only: a name never becomes a path.
+//! Styles are looked up by name in this table only: a name never becomes a path. A
+//! blend (`style:share,style:share`) is made from styles of this table when first asked
+//! for and kept (the [`MAX_BLENDS`] most recent).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::bundled;
+use crate::{blend, bundled};
 use crate::contract::{ModelInfo, Variant};
 use crate::error::{Error, Result};
 use crate::model::{SessionConfig, StyleModel};
 
-/// One model: a style in one variant.
+/// Blends kept made (each holds its sessions); the least recently used goes first.
+pub const MAX_BLENDS: usize = 8;
+
+/// What a model is made from.
+#[derive(Debug, Clone)]
+enum Source {
+    File(PathBuf),
+    /// A blend: each style's name, file and share.
+    Blend(Vec<(String, PathBuf, f32)>),
+}
+
+impl Source {
+    fn load(&self, config: &SessionConfig) -> Result<StyleModel> {
+        match self {
+            Source::File(path) => StyleModel::load(path, config),
+            Source::Blend(parts) => blend::load_parts(parts, config, blend::BlendBy::Auto),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Blend(parts) => parts.iter().map(|(n, _, w)| format!("{n}:{w}")).collect::<Vec<_>>().join(","),
+        }
+    }
+}
+
+/// One model: a style in one variant (or a blend of styles).
 pub struct Entry {
+    /// The style's name; a blend's recipe (`a:0.6,b:0.4`).
     pub name: String,
     pub variant: Variant,
     pub info: ModelInfo,
-    path: PathBuf,
+    source: Source,
     config: SessionConfig,
     /// Sessions not in use now.
     idle: Mutex<Vec<StyleModel>>,
@@ -31,7 +61,7 @@ impl Entry {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let model = match idle {
             Some(m) => m,
-            None => StyleModel::load(&self.path, &self.config)?,
+            None => self.source.load(&self.config)?,
         };
         Ok(Session { entry: Arc::clone(self), model: Some(model) })
     }
@@ -71,6 +101,8 @@ impl Drop for Session {
 #[derive(Default)]
 pub struct Catalog {
     styles: BTreeMap<String, BTreeMap<Variant, Arc<Entry>>>,
+    /// Blends made so far, most recently used last, by recipe and variant.
+    blends: Mutex<Vec<((String, Variant), Arc<Entry>)>>,
 }
 
 /// Whether a string may be a style name: letters, digits, `_`, `-` and `.`, not
@@ -112,13 +144,13 @@ impl Catalog {
                 name: name.clone(),
                 variant: info.variant,
                 info,
-                path,
+                source: Source::File(path),
                 config,
                 idle: Mutex::new(vec![model]),
                 thumbnail: Mutex::new(None),
             });
             if let Some(old) = catalog.styles.entry(name.clone()).or_default().insert(entry.variant, entry) {
-                tracing::info!("{} replaces {} ({} {})", catalog.styles[&name][&old.variant].path.display(), old.path.display(), name, old.variant);
+                tracing::info!("{} replaces {} ({} {})", catalog.styles[&name][&old.variant].source.describe(), old.source.describe(), name, old.variant);
             }
         }
         Ok(catalog)
@@ -145,6 +177,12 @@ impl Catalog {
     /// The model for a style name and variant (`None`: the style's default, full when
     /// it has it). The error lists what exists.
     pub fn find(&self, name: &str, variant: Option<Variant>) -> std::result::Result<Arc<Entry>, String> {
+        if let Some(spec) = blend::BlendSpec::parse_name(name).map_err(|e| e.to_string())? {
+            return match spec.single() {
+                Some(one) => self.find(one, variant),
+                None => self.find_blend(&spec, variant),
+            };
+        }
         let key = name.trim();
         let variants = self
             .styles
@@ -159,6 +197,45 @@ impl Catalog {
             let has: Vec<&str> = variants.keys().map(|v| v.name()).collect();
             format!("style '{key}' has no {} variant; it has: {}", variant.map(Variant::name).unwrap_or("default"), has.join(", "))
         })
+    }
+
+    /// A blend of styles of this catalog, in `variant` (`None`: the styles' default):
+    /// made when first asked for, then kept.
+    fn find_blend(&self, spec: &blend::BlendSpec, variant: Option<Variant>) -> std::result::Result<Arc<Entry>, String> {
+        let mut parts = Vec::new();
+        for part in &spec.parts {
+            let entry = self.find(&part.name, variant)?;
+            let Source::File(path) = &entry.source else { return Err(format!("'{}' is a blend itself", clip(&part.name))) };
+            parts.push((entry.name.clone(), path.clone(), part.weight, entry.variant, entry.config));
+        }
+        let canonical = blend::BlendSpec { parts: parts.iter().map(|p| blend::Part { name: p.0.clone(), weight: p.2 }).collect() };
+        let variant = parts[0].3;
+        let key = (canonical.label(), variant);
+        let mut blends = self.blends.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = blends.iter().position(|(k, _)| *k == key) {
+            let found = blends.remove(i);
+            let entry = Arc::clone(&found.1);
+            blends.push(found);
+            return Ok(entry);
+        }
+        let source = Source::Blend(parts.iter().map(|p| (p.0.clone(), p.1.clone(), p.2)).collect());
+        let config = parts[0].4;
+        let model = source.load(&config).map_err(|e| format!("the blend {} cannot be made: {e}", key.0))?;
+        let info = model.info().clone();
+        let entry = Arc::new(Entry {
+            name: key.0.clone(),
+            variant: info.variant,
+            info,
+            source,
+            config,
+            idle: Mutex::new(vec![model]),
+            thumbnail: Mutex::new(None),
+        });
+        if blends.len() >= MAX_BLENDS {
+            blends.remove(0);
+        }
+        blends.push((key, Arc::clone(&entry)));
+        Ok(entry)
     }
 
     /// Every model.

@@ -1,21 +1,26 @@
 //! Options and helpers shared by the commands: the model to load and the thread count.
 
 use nst_runtime::batch::StylizeOptions;
-use nst_runtime::bundled;
 use nst_runtime::contract::Variant;
 use nst_runtime::ep::Provider;
 use nst_runtime::model::{SessionConfig, StyleModel};
 
 #[derive(clap::Args)]
 pub struct ModelArgs {
-    /// Model: a bundled style (see `nst styles`; case and a trailing .onnx do not matter)
-    /// or a path to an .onnx file [default: vg_starry_night].
+    /// Model: a bundled style (see `nst styles`; case and a trailing .onnx do not matter),
+    /// a path to an .onnx file, or a blend of styles with their shares, e.g.
+    /// vg_starry_night:0.6,wave_crop:0.4 [default: vg_starry_night].
     #[arg(short, long)]
     pub model: Option<String>,
     /// Variant of a bundled style: full (best quality) or fast (real time on a CPU)
     /// [default: fast for `nst live`, full otherwise].
     #[arg(long, value_enum)]
     pub variant: Option<Variant>,
+    /// How a blend of styles is made: auto (their weights mixed into one network when
+    /// they share it, as the bundled styles of one variant do: the cost of one style;
+    /// else their outputs) or outputs (every style run, the results mixed).
+    #[arg(long, value_enum, default_value_t = nst_runtime::blend::BlendBy::Auto)]
+    pub blend_by: nst_runtime::blend::BlendBy,
     #[command(flatten)]
     pub hardware: HardwareArgs,
 }
@@ -88,18 +93,16 @@ impl PictureArgs {
 /// without that variant falls back to its other one, with a warning).
 pub fn load_model(args: &ModelArgs, default: Variant) -> anyhow::Result<StyleModel> {
     let variant = args.variant.unwrap_or(default);
-    let resolved = bundled::resolve(args.model.as_deref(), variant, args.variant.is_none())?;
-    let path = resolved.path().to_path_buf();
     let config = args.hardware.session();
-    let model = StyleModel::load(&path, &config)?;
+    let model = nst_runtime::blend::load_by(args.model.as_deref(), variant, args.variant.is_none(), &config, args.blend_by)?;
     let info = model.info();
     if !info.trained {
         tracing::warn!(
             "{} is an untrained (randomly initialised) network: the output shows the pipeline working, not a painting style",
-            path.display()
+            model.label()
         );
     }
-    tracing::info!("model: {} ({} variant, {}, on {})", info.style_name, info.variant, path.display(), model.provider());
+    tracing::info!("model: {} ({} variant, {}, on {})", info.style_name, info.variant, model.label(), model.provider());
     Ok(model)
 }
 

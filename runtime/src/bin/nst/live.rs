@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use nst_runtime::bundled;
+use nst_runtime::{blend, bundled};
 use nst_runtime::contract::Variant;
 use nst_runtime::live;
 use nst_runtime::model::StyleModel;
@@ -64,14 +64,17 @@ fn parse_source(s: &str) -> Result<live::SourceSpec, String> {
 }
 
 /// The models of `nst live`: --model first, then (unless `one`) every other bundled
-/// style, loaded up front so that switching styles is instant.
-fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<Vec<Box<dyn live::Stylizer>>> {
+/// style, loaded up front so that switching styles is instant; and the blender of the
+/// `b`/`v` keys, which mixes two of them from their files.
+fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<live::Styles> {
     let first = load_model(args, Variant::Fast)?;
     let first_name = first.info().style_name.clone();
-    let first_path = std::fs::canonicalize(first.path()).unwrap_or_else(|_| first.path().to_path_buf());
+    let first_path = first.path().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    // Each stylizer's name and file (none for a blend given as --model).
+    let mut files: Vec<Option<(String, PathBuf)>> = vec![first.path().map(|p| (live::Stylizer::name(&first), p.to_path_buf()))];
     let mut models: Vec<Box<dyn live::Stylizer>> = vec![Box::new(first)];
+    let config = args.hardware.session();
     if !one {
-        let config = args.hardware.session();
         // Every other style in the variant asked for (fast by default), or its other
         // variant where it has only that one.
         let variant = args.variant.unwrap_or(Variant::Fast);
@@ -80,16 +83,26 @@ fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<Vec<Box<dyn live::
             let Some(style) = all.iter().find(|s| s.name == name && s.variant == variant).or_else(|| all.iter().find(|s| s.name == name)) else {
                 continue;
             };
-            if name == first_name || std::fs::canonicalize(&style.path).unwrap_or_else(|_| style.path.clone()) == first_path {
+            if name == first_name || Some(std::fs::canonicalize(&style.path).unwrap_or_else(|_| style.path.clone())) == first_path {
                 continue;
             }
             match StyleModel::load(&style.path, &config) {
-                Ok(model) => models.push(Box::new(model)),
+                Ok(model) => {
+                    files.push(Some((style.name.clone(), style.path.clone())));
+                    models.push(Box::new(model));
+                }
                 Err(e) => tracing::warn!("style {} left out: {e}", style.name),
             }
         }
     }
-    Ok(models)
+    let blender: live::Blender = Box::new(move |a, b, share| {
+        let (Some(Some(a)), Some(Some(b))) = (files.get(a), files.get(b)) else {
+            return Err(nst_runtime::error::Error::Parameter("a blend given as --model cannot be blended again".into()));
+        };
+        let parts = [(a.0.clone(), a.1.clone(), 1.0 - share), (b.0.clone(), b.1.clone(), share)];
+        Ok(Box::new(blend::load_parts(&parts, &config, blend::BlendBy::Auto)?) as Box<dyn live::Stylizer>)
+    });
+    Ok(live::Styles { stylizers: models, blender: Some(blender) })
 }
 
 pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
