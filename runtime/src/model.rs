@@ -296,7 +296,7 @@ impl StyleModel {
         let min = self.info.min_side;
         let (pw, ph) = (w.max(min), h.max(min));
         let chw = if (pw, ph) != (w, h) { imageio::to_chw(&imageio::edge_padded(img, 0, 0, w, h, pw, ph)) } else { imageio::to_chw(img) };
-        let out = self.run_chw_with(chw, pw, ph, options)?;
+        let out = self.run_chw_own(chw, pw, ph, options)?;
         let out = imageio::from_chw(&out, pw, ph);
         if (pw, ph) == (w, h) {
             Ok(out)

@@ -626,3 +626,25 @@ fn live_websocket_stylizes_frames_keeps_only_the_newest_and_switches_style() {
     ws.send(Message::Binary(jpeg(64, 48).into())).unwrap();
     assert!(matches!(read_live(&mut ws), Message::Binary(_)));
 }
+
+#[test]
+fn blends_of_styles_by_name() {
+    let s = Server::start(&[]);
+    let get = |style: &str| post_image(&s, &format!("?style={style}&variant=fast&format=png"), png(96, 64), "image/png");
+    let (a, _) = decode_body(get("udnie"));
+    let (b, _) = decode_body(get("wave_crop"));
+    let r = get("udnie:0.5,wave_crop:0.5");
+    assert_eq!(r.headers()["x-style"], "udnie:0.5,wave_crop:0.5; variant=fast");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("image-udnie-0.5_wave_crop-0.5.png"), "{:?}", r.headers());
+    let (half, _) = decode_body(r);
+    let (a, b, half) = (a.to_rgb8(), b.to_rgb8(), half.to_rgb8());
+    let apart = mean_abs_diff(&a, &b);
+    assert!(mean_abs_diff(&half, &a) < apart && mean_abs_diff(&half, &b) < apart, "the blend lies between its styles");
+    // The same blend, written another way, is the same model; a second request reuses it.
+    let (again, _) = decode_body(get("UDNIE:50%25,wave_crop:50%25"));
+    assert_eq!(max_abs_diff(&again.to_rgb8(), &half), 0);
+    assert!(problem(get("udnie:0.5,wave_crop"), 400).contains("give every style a weight"));
+    assert!(problem(get("udnie:0.5,nope:0.5"), 404).contains("no style named 'nope'"));
+    assert!(problem(get("../weights/udnie:0.5,wave_crop:0.5"), 404).contains("no style named"));
+    assert_eq!(s.log().matches("weights mixed").count(), 1, "made once:\n{}", s.log());
+}
