@@ -30,10 +30,16 @@ pub fn preserve_color(stylized: &RgbImage, original: &RgbImage) -> RgbImage {
     out
 }
 
+/// Full-range BT.601 (JPEG) luma, 0-255: the Y of [`rgb_to_ycbcr`].
+#[inline]
+pub fn luma([r, g, b]: [u8; 3]) -> f32 {
+    0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32
+}
+
 /// Full-range BT.601 (JPEG) RGB -> YCbCr.
 pub fn rgb_to_ycbcr([r, g, b]: [u8; 3]) -> (f32, f32, f32) {
+    let y = luma([r, g, b]);
     let (r, g, b) = (r as f32, g as f32, b as f32);
-    let y = 0.299 * r + 0.587 * g + 0.114 * b;
     let cb = 128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b;
     let cr = 128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b;
     (y, cb, cr)

@@ -57,6 +57,12 @@ pub trait Stylizer: Send {
     fn name(&self) -> String;
     fn stylize(&mut self, frame: &RgbImage) -> Result<RgbImage>;
 
+    /// The picture size (longer side) at which the style paints as intended, when it
+    /// says (see [`crate::contract::ModelInfo::reference_side`]).
+    fn reference_side(&self) -> Option<u32> {
+        None
+    }
+
     /// The network alone on a planar (CHW, 0-255) frame: what `--raw-inference` times.
     fn stylize_planar(&mut self, chw: Vec<f32>, w: u32, h: u32) -> Result<Vec<f32>> {
         Ok(imageio::to_chw(&self.stylize(&imageio::from_chw(&chw, w, h))?))
@@ -71,6 +77,10 @@ impl Stylizer for StyleModel {
 
     fn stylize(&mut self, frame: &RgbImage) -> Result<RgbImage> {
         StyleModel::stylize(self, frame)
+    }
+
+    fn reference_side(&self) -> Option<u32> {
+        Some(self.info().reference_side())
     }
 
     fn stylize_planar(&mut self, chw: Vec<f32>, w: u32, h: u32) -> Result<Vec<f32>> {
@@ -178,6 +188,23 @@ pub enum Command {
 /// How long opening a source (a camera, ffmpeg) may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// With the automatic scale, frames up to this many times the style's reference side
+/// run whole; larger ones at the reference side (see [`auto_run_size`]).
+pub const AUTO_WHOLE_UP_TO: f32 = 1.5;
+
+/// The size the network runs at, with the automatic scale, for a `w`x`h` frame and a
+/// style whose reference side is `reference`: the frame itself up to
+/// [`AUTO_WHOLE_UP_TO`] times the reference side (640x480 for the bundled styles: every
+/// pixel), else the frame scaled to the reference side (1280x720 runs at 512x288, with
+/// the strokes the size `nst stylize` gives them; the frame's own detail is put back,
+/// see [`crate::stroke::guided_upsample_from`]).
+pub fn auto_run_size(w: u32, h: u32, reference: Option<u32>) -> (u32, u32) {
+    match reference {
+        Some(r) if w.max(h) as f32 > AUTO_WHOLE_UP_TO * r as f32 => imageio::fit_size(w, h, r),
+        _ => (w, h),
+    }
+}
+
 /// The inference scale moves in eighths of the frame size, from 2/8 to 8/8.
 const SCALE_MIN: u32 = 2;
 const SCALE_MAX: u32 = 8;
@@ -188,8 +215,13 @@ struct Controls {
     style: AtomicUsize,
     /// Blend towards the next style, in steps of 1/[`BLEND_STEPS`] (0: the style alone).
     blend: AtomicU32,
-    /// Inference scale in eighths.
+    /// Inference scale in eighths (when not `auto_scale`).
     scale: AtomicU32,
+    /// The automatic scale ([`auto_run_size`]), until a key changes the scale.
+    auto_scale: AtomicBool,
+    /// The scale the last frame ran at, in eighths (rounded): where the keys start from
+    /// the automatic scale.
+    last_eighths: AtomicU32,
     mirror: AtomicBool,
     side_by_side: AtomicBool,
 }
@@ -207,8 +239,9 @@ pub struct Options {
     pub snapshot_dir: PathBuf,
     /// The style to start with (index into the stylizers).
     pub style: usize,
-    /// Inference scale, 0.25 to 1 (rounded to eighths).
-    pub scale: f32,
+    /// Inference scale, 0.25 to 1 (rounded to eighths); `None`: automatic (see
+    /// [`auto_run_size`]).
+    pub scale: Option<f32>,
     pub mirror: bool,
     pub side_by_side: bool,
     pub overlay: bool,
@@ -222,7 +255,7 @@ impl Default for Options {
             record: None,
             snapshot_dir: PathBuf::from("."),
             style: 0,
-            scale: 1.0,
+            scale: None,
             mirror: false,
             side_by_side: false,
             overlay: true,
@@ -232,8 +265,8 @@ impl Default for Options {
 
 impl Options {
     pub fn validate(&self) -> Result<()> {
-        if !(0.25..=1.0).contains(&self.scale) {
-            return Err(Error::Parameter(format!("--scale must be between 0.25 and 1, got {}", self.scale)));
+        if let Some(scale) = self.scale.filter(|s| !(0.25..=1.0).contains(s)) {
+            return Err(Error::Parameter(format!("--scale must be auto or between 0.25 and 1, got {scale}")));
         }
         if self.frames == Some(0) {
             return Err(Error::Parameter("--frames must be at least 1".into()));
@@ -242,7 +275,7 @@ impl Options {
     }
 
     fn scale_eighths(&self) -> u32 {
-        ((self.scale * 8.0).round() as u32).clamp(SCALE_MIN, SCALE_MAX)
+        ((self.scale.unwrap_or(1.0) * 8.0).round() as u32).clamp(SCALE_MIN, SCALE_MAX)
     }
 }
 
@@ -287,6 +320,8 @@ struct Styled {
     original: Option<RgbImage>,
     captured: Instant,
     inference: Duration,
+    /// The size the network ran at.
+    run: (u32, u32),
     style: usize,
     /// Blend step used (see [`Controls::blend`]).
     blend: u32,
@@ -341,6 +376,8 @@ pub fn run(open: Opener, styles: impl Into<Styles>, options: &Options, stop: &At
         style: AtomicUsize::new(options.style % stylizers.len()),
         blend: AtomicU32::new(0),
         scale: AtomicU32::new(options.scale_eighths()),
+        auto_scale: AtomicBool::new(options.scale.is_none()),
+        last_eighths: AtomicU32::new(options.scale_eighths()),
         mirror: AtomicBool::new(options.mirror),
         side_by_side: AtomicBool::new(options.side_by_side),
     });
@@ -524,7 +561,11 @@ pub fn run(open: Opener, styles: impl Into<Styles>, options: &Options, stop: &At
                         tracing::info!("style: {}", style_label(&names, style, step));
                     }
                     Command::ScaleUp | Command::ScaleDown => {
-                        let s = controls.scale.load(Ordering::Relaxed);
+                        let s = if controls.auto_scale.swap(false, Ordering::Relaxed) {
+                            controls.last_eighths.load(Ordering::Relaxed)
+                        } else {
+                            controls.scale.load(Ordering::Relaxed)
+                        };
                         let s = if command == Command::ScaleUp { (s + 1).min(SCALE_MAX) } else { s.saturating_sub(1).max(SCALE_MIN) };
                         controls.scale.store(s, Ordering::Relaxed);
                         tracing::info!("inference scale: {}%", s * 100 / 8);
@@ -592,6 +633,7 @@ pub fn run(open: Opener, styles: impl Into<Styles>, options: &Options, stop: &At
                 tracing::error!("recording stopped: {e}");
             }
         }
+        let lines = (window.is_some() && overlay_on).then(|| overlay_lines(&names, &styled, &controls, &stats, recorder.as_ref()));
         let picture = match &styled.original {
             Some(original) => side_by_side(original, &styled.stylized),
             None => styled.stylized,
@@ -600,7 +642,6 @@ pub fn run(open: Opener, styles: impl Into<Styles>, options: &Options, stop: &At
             if (styled.style, styled.blend) != style_shown {
                 win.set_title(&title(&style_label(&names, styled.style, styled.blend)));
             }
-            let lines = overlay_on.then(|| overlay_lines(&names, (styled.style, styled.blend), &controls, &stats, recorder.as_ref()));
             if let Err(e) = win.show(&picture, lines.as_deref()) {
                 errors.set(e);
                 break Ending::Failed;
@@ -693,12 +734,21 @@ fn stylize_frame(playing: &mut Playing, controls: &Controls, frame: Frame) -> Re
         image::imageops::flip_horizontal_in_place(&mut image);
     }
     let (w, h) = image.dimensions();
-    let eighths = controls.scale.load(Ordering::Relaxed);
+    let (sw, sh) = if controls.auto_scale.load(Ordering::Relaxed) {
+        auto_run_size(w, h, stylizer.reference_side())
+    } else {
+        match controls.scale.load(Ordering::Relaxed) {
+            e if e < SCALE_MAX => ((w * e / SCALE_MAX).max(1), (h * e / SCALE_MAX).max(1)),
+            _ => (w, h),
+        }
+    };
+    controls.last_eighths.store(((sw as f32 / w as f32) * SCALE_MAX as f32).round() as u32, Ordering::Relaxed);
     let start = Instant::now();
-    let stylized = if eighths < SCALE_MAX {
-        let (sw, sh) = ((w * eighths / SCALE_MAX).max(1), (h * eighths / SCALE_MAX).max(1));
-        let out = stylizer.stylize(&imageio::resize_fast(&image, sw, sh))?;
-        imageio::resize_fast(&out, w, h)
+    let stylized = if (sw, sh) != (w, h) {
+        // Smaller: faster, with larger strokes; the frame's own detail is put back.
+        let small = imageio::resize_fast(&image, sw, sh);
+        let out = stylizer.stylize(&small)?;
+        crate::stroke::guided_upsample_from(&out, &small, &image)
     } else {
         stylizer.stylize(&image)?
     };
@@ -712,7 +762,7 @@ fn stylize_frame(playing: &mut Playing, controls: &Controls, frame: Frame) -> Re
         )));
     }
     let original = controls.side_by_side.load(Ordering::Relaxed).then_some(image);
-    Ok(Styled { stylized, original, captured, inference, style, blend })
+    Ok(Styled { stylized, original, captured, inference, run: (sw, sh), style, blend })
 }
 
 /// The original and the stylized picture side by side.
@@ -724,13 +774,16 @@ pub fn side_by_side(original: &RgbImage, stylized: &RgbImage) -> RgbImage {
     out
 }
 
-fn overlay_lines(names: &[String], (style, blend): (usize, u32), controls: &Controls, stats: &stats::Stats, recorder: Option<&Recorder>) -> Vec<String> {
+fn overlay_lines(names: &[String], styled: &Styled, controls: &Controls, stats: &stats::Stats, recorder: Option<&Recorder>) -> Vec<String> {
+    let (style, blend) = (styled.style, styled.blend);
     let (fps, latency) = stats.recent();
     let mut lines = vec![
         format!("{} ({}/{})", style_label(names, style, blend), style + 1, names.len()),
         format!("{fps:.1} fps  latency {:.0} ms", latency.as_secs_f64() * 1e3),
     ];
-    let mut flags = vec![format!("scale {}%", controls.scale.load(Ordering::Relaxed) * 100 / SCALE_MAX)];
+    let w = styled.stylized.width();
+    let auto = if controls.auto_scale.load(Ordering::Relaxed) { " auto" } else { "" };
+    let mut flags = vec![format!("{}x{} ({}%{auto})", styled.run.0, styled.run.1, styled.run.0 * 100 / w.max(1))];
     if controls.mirror.load(Ordering::Relaxed) {
         flags.push("mirror".into());
     }
@@ -749,6 +802,8 @@ fn overlay_lines(names: &[String], (style, blend): (usize, u32), controls: &Cont
 /// running the network alone.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RawSummary {
+    /// The size the network ran at.
+    pub size: [u32; 2],
     pub frames: usize,
     pub seconds: f64,
     pub fps: f64,
@@ -759,7 +814,9 @@ pub struct RawSummary {
 /// Takes `frames` frames from the source, converts them to planar float, then runs the
 /// network alone on each of them in turn (after one warm-up run) on this thread, and
 /// times it: the baseline that the live pipeline's overhead is measured against.
-pub fn raw_inference(source: &mut dyn Source, stylizer: &mut dyn Stylizer, frames: usize) -> Result<RawSummary> {
+/// `scale`: as [`Options::scale`]: the frames are brought to the size the live pipeline
+/// would run the network at before the timing starts.
+pub fn raw_inference(source: &mut dyn Source, stylizer: &mut dyn Stylizer, frames: usize, scale: Option<f32>) -> Result<RawSummary> {
     let mut images = Vec::with_capacity(frames);
     while images.len() < frames.max(1) {
         match source.next_frame()? {
@@ -770,8 +827,15 @@ pub fn raw_inference(source: &mut dyn Source, stylizer: &mut dyn Stylizer, frame
     if images.is_empty() {
         return Err(Error::Parameter(format!("{} gave no frame", source.describe())));
     }
-    let (w, h) = images[0].dimensions();
-    let planar: Vec<Vec<f32>> = images.iter().map(imageio::to_chw).collect();
+    let (fw, fh) = images[0].dimensions();
+    let (w, h) = match scale {
+        None => auto_run_size(fw, fh, stylizer.reference_side()),
+        Some(s) => {
+            let e = ((s * SCALE_MAX as f32).round() as u32).clamp(SCALE_MIN, SCALE_MAX);
+            ((fw * e / SCALE_MAX).max(1), (fh * e / SCALE_MAX).max(1))
+        }
+    };
+    let planar: Vec<Vec<f32>> = images.iter().map(|i| imageio::to_chw(&imageio::resize_fast(i, w, h))).collect();
     stylizer.stylize_planar(planar[0].clone(), w, h)?;
     let mut times = Vec::with_capacity(images.len());
     let mut seconds = 0.0;
@@ -784,6 +848,7 @@ pub fn raw_inference(source: &mut dyn Source, stylizer: &mut dyn Stylizer, frame
     }
     times.sort_by(f64::total_cmp);
     Ok(RawSummary {
+        size: [w, h],
         frames: images.len(),
         seconds,
         fps: images.len() as f64 / seconds,
@@ -953,6 +1018,8 @@ mod tests {
             style: AtomicUsize::new(1),
             blend: AtomicU32::new(0),
             scale: AtomicU32::new(4),
+            auto_scale: AtomicBool::new(false),
+            last_eighths: AtomicU32::new(4),
             mirror: AtomicBool::new(true),
             side_by_side: AtomicBool::new(true),
         };
@@ -968,8 +1035,11 @@ mod tests {
         assert_eq!(styled.stylized.get_pixel(0, 0)[0], 55, "inverted mirror image");
         let both = side_by_side(&original, &styled.stylized);
         assert_eq!(both.dimensions(), (80, 20));
-        assert!(Options { scale: 0.1, ..Options::default() }.validate().is_err());
-        assert_eq!(Options { scale: 0.5, ..Options::default() }.scale_eighths(), 4);
+        assert!(Options { scale: Some(0.1), ..Options::default() }.validate().is_err());
+        assert_eq!(Options { scale: Some(0.5), ..Options::default() }.scale_eighths(), 4);
+        assert_eq!(auto_run_size(1280, 720, Some(512)), (512, 288), "large frames at the reference side");
+        assert_eq!(auto_run_size(640, 480, Some(512)), (640, 480), "up to 1.5 times it, whole");
+        assert_eq!(auto_run_size(1280, 720, None), (1280, 720));
     }
 
     #[test]
@@ -996,6 +1066,8 @@ mod tests {
             style: AtomicUsize::new(0),
             blend: AtomicU32::new(1),
             scale: AtomicU32::new(8),
+            auto_scale: AtomicBool::new(false),
+            last_eighths: AtomicU32::new(8),
             mirror: AtomicBool::new(false),
             side_by_side: AtomicBool::new(false),
         };

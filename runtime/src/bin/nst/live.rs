@@ -33,9 +33,12 @@ pub struct LiveArgs {
     /// Record the stylized frames to this file (.mp4, .m4v, .mov or .mkv) from the start; `r` toggles recording.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
-    /// Inference scale, 0.25 to 1: smaller is faster and less detailed (`+`/`-` change it).
-    #[arg(long, default_value_t = 1.0)]
-    scale: f32,
+    /// Inference scale: auto (every pixel up to 1.5 times the style's reference size,
+    /// 768 px for the bundled styles; larger frames at the reference size, 512 px, their
+    /// own detail put back), or 0.25 to 1 of the frame: smaller is faster, with larger
+    /// strokes (`+`/`-` change it).
+    #[arg(long, default_value = "auto", value_name = "auto|F", value_parser = parse_scale)]
+    scale: ScaleArg,
     /// Mirror the picture (`m` toggles).
     #[arg(long)]
     mirror: bool,
@@ -57,6 +60,22 @@ pub struct LiveArgs {
     /// Benchmark: time the network alone on --frames frames of the source (default 30), no pipeline, and exit.
     #[arg(long)]
     raw_inference: bool,
+}
+
+/// `--scale`: `None` for auto.
+#[derive(Debug, Clone, Copy)]
+struct ScaleArg(Option<f32>);
+
+fn parse_scale(s: &str) -> Result<ScaleArg, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(ScaleArg(None)),
+        t => t
+            .parse::<f32>()
+            .ok()
+            .filter(|f| (0.25..=1.0).contains(f))
+            .map(|f| ScaleArg(Some(f)))
+            .ok_or_else(|| format!("'{s}' is not a scale: give auto, or a number from 0.25 to 1")),
+    }
 }
 
 fn parse_source(s: &str) -> Result<live::SourceSpec, String> {
@@ -112,7 +131,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         record: args.record.clone(),
         snapshot_dir: args.snapshot_dir.clone(),
         style: 0,
-        scale: args.scale,
+        scale: args.scale.0,
         mirror: args.mirror,
         side_by_side: args.side_by_side,
         overlay: !args.no_overlay,
@@ -159,14 +178,16 @@ fn raw_inference(args: &LiveArgs) -> anyhow::Result<ExitCode> {
     let mut model = load_model(&args.model, Variant::Fast)?;
     let mut source = live::open_source(&args.source, args.resolution, Some(args.test_fps))?;
     let frames = args.frames.unwrap_or(30) as usize;
-    let raw = live::raw_inference(source.as_mut(), &mut model, frames)?;
+    let raw = live::raw_inference(source.as_mut(), &mut model, frames, args.scale.0)?;
     if args.json {
         let out = serde_json::json!({"source": args.source.to_string(), "resolution": [args.resolution.0, args.resolution.1], "raw_inference": raw});
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         let (w, h) = source.size();
+        let [rw, rh] = raw.size;
+        let at = if (rw, rh) == (w, h) { String::new() } else { format!(" run at {rw}x{rh}") };
         println!(
-            "raw inference: {} frames of {w}x{h} in {:.2} s: {:.2} fps (mean {:.1} ms, p95 {:.1} ms per frame)",
+            "raw inference: {} frames of {w}x{h}{at} in {:.2} s: {:.2} fps (mean {:.1} ms, p95 {:.1} ms per frame)",
             raw.frames, raw.seconds, raw.fps, raw.mean_ms, raw.p95_ms
         );
     }

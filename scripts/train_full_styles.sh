@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Trains the full (quality) variant of the bundled styles with the linear, clamped output
+# (format 2: no blown-out highlights), on the training split only (datasets/split.sh), so
+# that the held-out photos are unseen:
+#   1. a shared start: Starry Night from random weights, 1200 iterations, content weight
+#      10, TV weight 1000;
+#   2. each style fine-tuned from it (--init-from) in stages (see STAGES), each stage
+#      starting from the run folder of the one before; the last writes OUT/<style>.onnx.
+# All full models share that start, so any two can be blended in weight space.
+#
+#   scripts/train_full_styles.sh [STYLE ...]    (default: all twelve paintings)
+#
+# Environment: RUNS (/work/runs), DATASET (/work/data/photos800_train), PAINTINGS
+# (../shared/styles), BASE (the shared start's run folder, trained first when it has no
+# checkpoint), OUT (where the models go, default weights/: point it elsewhere to measure
+# them with benches/eval_styles.sh before they replace the bundled ones).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/paintings.sh
+. "$root/scripts/paintings.sh"
+train="$root/target/release/nst-train"
+runs=${RUNS:-/work/runs}
+dataset=${DATASET:-/work/data/photos800_train}
+paintings=${PAINTINGS:-$root/../shared/styles}
+base=${BASE:-$runs/full_base}
+out=${OUT:-$root/weights}
+mkdir -p "$out"
+[ -x "$train" ] || { echo "train_full_styles: $train is missing: run make build" >&2; exit 1; }
+[ -d "$dataset" ] || { echo "train_full_styles: $dataset is missing: run datasets/split.sh" >&2; exit 1; }
+
+common=(--variant full --dataset "$dataset" --image-size 128 --crop-scale 0.35,0.6 --style-size 512 --batch-size 4 --threads 2 --sample-every 100)
+if [ ! -f "$base/checkpoint.safetensors" ]; then
+  echo "== shared start: 1200 iterations ($(date +%H:%M))"
+  "$train" "${common[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --tv-weight 1000 --iterations 1200 \
+    --checkpoint-dir "$base" --overwrite -o "$base.onnx" --painting "${painting[vg_starry_night]}"
+fi
+# Per style, "iterations:content weight:TV weight" for each stage (the fast models'
+# second stage, 2 / 1000, was the one that reached the bar on unseen photos).
+declare -A stages=()
+styles=("$@")
+[ ${#styles[@]} -gt 0 ] || styles=("${all_styles[@]}")
+for style in "${styles[@]}"; do
+  read -r -a plan <<< "${stages[$style]:-500:2:1000}"
+  from=$base
+  for i in "${!plan[@]}"; do
+    IFS=: read -r iterations content tv <<< "${plan[$i]}"
+    run="$runs/full_${style}_stage$((i + 1))"
+    model="$run.onnx"
+    [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style.onnx"
+    echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv ($(date +%H:%M))"
+    "$train" "${common[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
+      --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
+    from=$run
+  done
+done
