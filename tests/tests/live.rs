@@ -486,3 +486,26 @@ fn raw_inference_times_the_network_alone() {
     assert_eq!(figures["raw_inference"]["frames"], 5, "{figures}");
     assert!(figures["raw_inference"]["fps"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn large_frames_run_at_the_styles_reference_size_unless_a_scale_is_given() {
+    let s = Scratch::new();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights/udnie.fast.onnx");
+    let size = |extra: &[&str]| {
+        let run = Run::of(live(&model, &["--source", "test", "--resolution", "1280x720", "--raw-inference", "--frames", "1", "--json"]).args(extra));
+        run.assert_ok();
+        let raw = json(&run)["raw_inference"]["size"].clone();
+        (raw[0].as_u64().unwrap(), raw[1].as_u64().unwrap())
+    };
+    assert_eq!(size(&[]), (512, 288), "auto: the reference side (512) for a frame 2.5 times larger");
+    assert_eq!(size(&["--scale", "1"]), (1280, 720));
+    assert_eq!(size(&["--scale", "0.5"]), (640, 360));
+    let small = Run::of(&mut live(&model, &["--source", "test", "--resolution", "640x480", "--raw-inference", "--frames", "1", "--json"]));
+    assert_eq!(json(&small)["raw_inference"]["size"], serde_json::json!([640, 480]), "up to 1.5 times the reference side: whole");
+    Run::of(&mut live(&model, &["--source", "test", "--scale", "0.1"])).assert_one_error("not a scale");
+    // End to end: the frames shown (recorded) keep the capture size.
+    let out = s.path("rec.mp4");
+    let run = Run::of(live(&model, &["--source", "test", "--resolution", "1280x720", "--headless", "--frames", "3", "--record"]).arg(&out));
+    run.assert_ok();
+    assert_eq!(video_size(&out), (1280, 720));
+}
