@@ -12,6 +12,7 @@
 //! - [`bundled`]: the bundled style models in `weights/`.
 //! - [`blend`]: blends of styles (`a:0.6,b:0.4`), in weight space or by their outputs.
 //! - [`batch`]: `nst stylize` over many files, with a report of what failed.
+//! - [`draw`]: boxes and bitmap-font text on a framebuffer (live overlay, sheets).
 //! - [`sheet`]: `nst sheet`: one photo in every bundled style, as a labelled contact sheet.
 //! - [`live`]: `nst live`: camera, video file or test pattern -> style network -> window.
 //! - [`serve`]: `nst serve`: the HTTP API (axum), its workers, jobs and metrics.
@@ -23,6 +24,7 @@ pub mod blend;
 pub mod bundled;
 pub mod color;
 pub mod contract;
+pub mod draw;
 pub mod ep;
 pub mod error;
 pub mod fsio;

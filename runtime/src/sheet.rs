@@ -1,10 +1,10 @@
 //! `nst sheet`: one photo in several styles, as a labelled contact sheet (the original
-//! first). The sheet is drawn with the live overlay's bitmap font.
+//! first). The captions are drawn with [`crate::draw`].
 
 use image::RgbImage;
 
 use crate::imageio::{from_0rgb, to_0rgb};
-use crate::live::overlay::{Canvas, GLYPH};
+use crate::draw::{Canvas, GLYPH};
 
 /// Background between and under the tiles.
 const BACKGROUND: [u8; 3] = [24, 24, 24];
