@@ -223,9 +223,11 @@ pub fn load_parts(parts: &[(String, PathBuf, f32)], config: &SessionConfig, by: 
             info.variant = if infos.iter().any(|i| i.variant == Variant::Full) { Variant::Full } else { Variant::Fast };
             info.min_side = infos.iter().map(|i| i.min_side).max().unwrap_or(info.min_side);
             info.trained = infos.iter().all(|i| i.trained);
-            let mut models = vec![(first, parts[0].2)];
-            for (_, path, w) in &parts[1..] {
-                models.push((StyleModel::load(path, config)?, *w));
+            // The models run one after the other: their threads must not spin between runs.
+            drop(first);
+            let mut models = Vec::new();
+            for (_, path, w) in parts {
+                models.push((StyleModel::load_sharing_cores(path, config)?, *w));
             }
             StyleModel::output_blend(models, info)
         }

@@ -64,12 +64,19 @@ impl StyleModel {
         if meta.len() == 0 {
             return Err(Error::Model { path: path.to_path_buf(), reason: "the model file is empty (0 bytes)".into() });
         }
-        Self::load_origin(Origin::File(path.to_path_buf()), config)
+        Self::load_origin(Origin::File(path.to_path_buf()), config, true)
+    }
+
+    /// [`Self::load`] for one of several models that run one after the other on the same
+    /// cores (an output blend): its ONNX Runtime threads sleep between runs instead of
+    /// spinning, so that they do not take the cores from the next model's.
+    pub fn load_sharing_cores(path: &Path, config: &SessionConfig) -> Result<Self> {
+        Self::load_origin(Origin::File(path.to_path_buf()), config, false)
     }
 
     /// Loads a model made in memory (ONNX bytes), named `label` in messages.
     pub fn load_bytes(label: &str, bytes: Vec<u8>, config: &SessionConfig) -> Result<Self> {
-        Self::load_origin(Origin::Memory { label: label.to_string(), bytes: Arc::new(bytes) }, config)
+        Self::load_origin(Origin::Memory { label: label.to_string(), bytes: Arc::new(bytes) }, config, true)
     }
 
     /// Mixes the outputs of several models (weights summing to 1): each picture runs
@@ -86,7 +93,7 @@ impl StyleModel {
         Ok(first)
     }
 
-    fn load_origin(origin: Origin, config: &SessionConfig) -> Result<Self> {
+    fn load_origin(origin: Origin, config: &SessionConfig, spinning: bool) -> Result<Self> {
         let path = origin.path_for_errors();
         let path = path.as_path();
         let model_err = |reason: String| Error::Model { path: path.to_path_buf(), reason };
@@ -95,7 +102,7 @@ impl StyleModel {
         let candidates = config.provider.candidates();
         let mut last_err = None;
         for (i, provider) in candidates.iter().copied().enumerate() {
-            let attempt = session_builder(config, provider).and_then(|mut b| {
+            let attempt = session_builder(config, provider).and_then(|b| if spinning { Ok(b) } else { b.with_intra_op_spinning(false).map_err(|e| Error::Runtime(e.to_string())) }).and_then(|mut b| {
                 match &origin {
                     Origin::File(path) => b.commit_from_file(path),
                     Origin::Memory { bytes, .. } => b.commit_from_memory(bytes),
