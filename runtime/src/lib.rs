@@ -17,6 +17,7 @@
 //! - [`live`]: `nst live`: camera, video file or test pattern -> style network -> window.
 //! - [`serve`]: `nst serve`: the HTTP API (axum), its workers, jobs and metrics.
 //! - [`signals`]: stopping cleanly on SIGINT, SIGTERM and SIGHUP (exit status 128 + signal).
+//! - [`ffmpeg`]: ffmpeg and ffprobe as tools (names, checks, messages, containers).
 //! - [`video`]: `nst video`: video files through ffmpeg, with flicker reduction.
 
 pub mod batch;
@@ -27,6 +28,7 @@ pub mod contract;
 pub mod draw;
 pub mod ep;
 pub mod error;
+pub mod ffmpeg;
 pub mod fsio;
 pub mod imageio;
 pub mod live;

@@ -18,11 +18,11 @@ use image::RgbImage;
 
 use super::mkv::MkvWriter;
 use crate::error::{Error, Result};
-use crate::{fsio, imageio, video};
+use crate::{fsio, imageio};
 
 /// The muxer for an output path, by its extension (the formats `nst video` writes).
 fn muxer(path: &Path) -> Result<&'static str> {
-    video::ffmpeg::check_output(path)?;
+    crate::ffmpeg::check_output(path)?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     Ok(match ext.as_str() {
         "mov" => "mov",
@@ -65,7 +65,7 @@ impl Recorder {
             return Err(write_err("is a folder; give a file name such as out.mp4".into()));
         }
         let temp = fsio::temp_in_same_dir(path).map_err(|e| write_err(format!("cannot create a file in its folder: {e}")))?;
-        let mut cmd = Command::new(video::ffmpeg::FFMPEG);
+        let mut cmd = Command::new(crate::ffmpeg::FFMPEG);
         cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error"]);
         cmd.args(["-f", "matroska", "-i", "pipe:0"]);
         // H.264 in 4:2:0 needs even sides: pad an odd one by a pixel.
@@ -82,7 +82,7 @@ impl Recorder {
         // Out of the terminal's process group: Ctrl-C reaches nst, which then finishes the
         // recording itself.
         cmd.process_group(0);
-        let mut child = cmd.spawn().map_err(|e| video::ffmpeg::spawn_error(video::ffmpeg::FFMPEG, e))?;
+        let mut child = cmd.spawn().map_err(|e| crate::ffmpeg::spawn_error(crate::ffmpeg::FFMPEG, e))?;
         let mut stderr = child.stderr.take().expect("ffmpeg's stderr is piped");
         let stderr = std::thread::spawn(move || {
             let mut text = String::new();
@@ -139,7 +139,7 @@ impl Recorder {
         self.stdin = None;
         let _ = self.child.wait();
         let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
-        let reason = video::ffmpeg::reason(&stderr, self.temp_path()).unwrap_or_else(|| e.to_string());
+        let reason = crate::ffmpeg::reason(&stderr, self.temp_path()).unwrap_or_else(|| e.to_string());
         Error::Write { path: self.path.clone(), reason: format!("the encoder stopped: {reason}") }
     }
 
@@ -155,7 +155,7 @@ impl Recorder {
         let status = self.child.wait().map_err(|e| write_err(format!("waiting for ffmpeg: {e}")))?;
         let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
         if !status.success() {
-            let reason = video::ffmpeg::reason(&stderr, self.temp_path()).unwrap_or_else(|| format!("ffmpeg failed ({status})"));
+            let reason = crate::ffmpeg::reason(&stderr, self.temp_path()).unwrap_or_else(|| format!("ffmpeg failed ({status})"));
             return Err(write_err(format!("the encoder failed: {reason}")));
         }
         if self.frames == 0 {
@@ -222,7 +222,7 @@ mod tests {
         assert_eq!(rec.finish().unwrap(), 4);
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.mkv")], "no temporary file left");
-        let probe = Command::new(video::ffmpeg::FFPROBE)
+        let probe = Command::new(crate::ffmpeg::FFPROBE)
             .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
             .arg(&out)
             .output()

@@ -272,7 +272,7 @@ impl FileSource {
         let rate = info.frame_rate.as_f64();
         let mut child = video::ffmpeg::decoder(&info, video::Span::default(), width, height, video::Decoding::Conceal)
             .spawn()
-            .map_err(|e| video::ffmpeg::spawn_error(video::ffmpeg::FFMPEG, e))?;
+            .map_err(|e| crate::ffmpeg::spawn_error(crate::ffmpeg::FFMPEG, e))?;
         let stdout = child.stdout.take().expect("the decoder's stdout is piped");
         let mut stderr = child.stderr.take().expect("the decoder's stderr is piped");
         let stderr = std::thread::spawn(move || {
