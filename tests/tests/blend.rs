@@ -58,6 +58,11 @@ fn an_output_blend_is_the_mix_of_the_outputs() {
     assert!(run.stderr.contains("different network") && run.stderr.contains("mixing the outputs"), "{}", run.stderr);
     assert!(run.stderr.contains("udnie:0.5,the_scream.fast:0.5"), "the blend is named with its variants: {}", run.stderr);
     assert!(max_abs_diff(&blended, &mix(&full, &b, 0.5)) <= 1);
+    // The same network trained from other random weights: unrelated, so outputs again.
+    let other = s.path("other.fast.onnx");
+    Run::of(std::process::Command::new(binary("nst-train")).args(["init", "--variant", "fast", "--seed", "7", "-o"]).arg(&other)).assert_ok();
+    let (run, _) = stylize(&s, &photo, &format!("udnie.fast:0.5,{}:0.5", other.display()), &[]);
+    assert!(run.stderr.contains("do not share a start") && run.stderr.contains("mixing the outputs"), "{}", run.stderr);
 }
 
 #[test]

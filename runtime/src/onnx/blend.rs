@@ -52,6 +52,7 @@ pub fn weight_blend(parts: &[(&[u8], f32)], metadata: &[(&str, Option<String>)])
         .iter()
         .map(|t| (t.data_type == data_type::FLOAT).then(|| floats(&t.raw_data).map(|v| v as f64 * first.1 as f64).collect()))
         .collect();
+    let base_floats = kernels(base_graph);
     for (i, (bytes, weight)) in rest.iter().enumerate() {
         let i = i + 1;
         let model = decode(bytes, i)?;
@@ -61,6 +62,15 @@ pub fn weight_blend(parts: &[(&[u8], f32)], metadata: &[(&str, Option<String>)])
         }
         if shape_of(graph) != base_shapes {
             return Err(no(format!("model {} has weights of other shapes than model 1's", i + 1)));
+        }
+        let other = kernels(graph);
+        let kinship = cosine(&base_floats, &other);
+        tracing::debug!("model {} and model 1: weights' cosine {kinship:.3}", i + 1);
+        if kinship < MIN_KINSHIP {
+            return Err(no(format!(
+                "model {} and model 1 do not share a start (their weights are unrelated: cosine {kinship:.2}, below {MIN_KINSHIP})",
+                i + 1
+            )));
         }
         for ((t, base), sum) in graph.initializer.iter().zip(&base_graph.initializer).zip(sums.iter_mut()) {
             match sum {
@@ -94,6 +104,33 @@ pub fn weight_blend(parts: &[(&[u8], f32)], metadata: &[(&str, Option<String>)])
     Ok(out.encode_to_vec())
 }
 
+/// The cosine of two models' kernels (see [`kernels`]): near 1 for models fine-tuned
+/// from one start, near 0 for networks trained from different random weights, whose
+/// mean is no mix of either.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        ab += *x as f64 * *y as f64;
+        aa += *x as f64 * *x as f64;
+        bb += *y as f64 * *y as f64;
+    }
+    if aa == 0.0 || bb == 0.0 {
+        return 0.0;
+    }
+    (ab / (aa.sqrt() * bb.sqrt())) as f32
+}
+
+/// Below this [`cosine`] two networks are taken as unrelated (measured: see README,
+/// "Blending styles").
+pub const MIN_KINSHIP: f32 = 0.5;
+
+/// A graph's float weights of two dimensions or more (the convolution kernels), as one
+/// vector: the norms' scales (all near 1) and biases would make any two networks look
+/// alike.
+fn kernels(graph: &GraphProto) -> Vec<f32> {
+    graph.initializer.iter().filter(|t| t.data_type == data_type::FLOAT && t.dims.len() >= 2).flat_map(|t| floats(&t.raw_data)).collect()
+}
+
 fn floats(raw: &[u8]) -> impl Iterator<Item = f32> + '_ {
     raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
@@ -104,7 +141,7 @@ mod tests {
 
     fn model(weights: &[f32], op: &str) -> Vec<u8> {
         let t = TensorProto {
-            dims: vec![weights.len() as i64],
+            dims: vec![1, weights.len() as i64],
             data_type: data_type::FLOAT,
             name: "w".into(),
             raw_data: weights.iter().flat_map(|v| v.to_le_bytes()).collect(),
@@ -137,5 +174,13 @@ mod tests {
         let c = model(&[0.0, 1.0, 2.0], "Mul");
         assert!(weight_blend(&[(&a, 0.5), (&c, 0.5)], &[]).unwrap_err().0.contains("other shapes"));
         assert!(weight_blend(&[(&a, 0.5), (b"not onnx", 0.5)], &[]).is_err());
+    }
+
+    #[test]
+    fn networks_from_different_starts_are_refused() {
+        let (a, b) = (model(&[1.0, 0.0, 1.0, 0.0], "Mul"), model(&[0.0, 1.0, 0.0, -1.0], "Mul"));
+        let why = weight_blend(&[(&a, 0.5), (&b, 0.5)], &[]).unwrap_err().0;
+        assert!(why.contains("do not share a start") && why.contains("cosine 0.00"), "{why}");
+        assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-6);
     }
 }
