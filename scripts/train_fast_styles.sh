@@ -31,21 +31,8 @@ mkdir -p "$out"
 [ -x "$train" ] || { echo "train_fast_styles: $train is missing: run make build" >&2; exit 1; }
 [ -d "$dataset" ] || { echo "train_fast_styles: $dataset is missing: run datasets/split.sh" >&2; exit 1; }
 
-# The painting of each bundled style, for its metadata (artist, title, year).
-declare -A painting=(
-  [vg_starry_night]="Vincent van Gogh, The Starry Night (1889)"
-  [wave_crop]="Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831), crop"
-  [the_scream]="Edvard Munch, The Scream (1893)"
-  [shipwreck]="J. M. W. Turner, The Shipwreck (1805)"
-  [kandinsky_composition_vii]="Wassily Kandinsky, Composition VII (1913)"
-  [udnie]="Francis Picabia, Udnie (1913)"
-  [vg_wheat_field]="Vincent van Gogh, Wheat Field with Cypresses (1889)"
-  [vg_la_cafe]="Vincent van Gogh, Café Terrace at Night (1888)"
-  [monet_water_lilies]="Claude Monet, Water Lilies, crop"
-  [woman-with-hat-matisse]="Henri Matisse, Woman with a Hat (1905)"
-  [tahiti_guaguin]="Paul Gauguin, Tahitian scene"
-  [edtaonisl]="Francis Picabia, Edtaonisl (1913)"
-)
+# shellcheck source=scripts/paintings.sh
+. "$root/scripts/paintings.sh"
 common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --image-size 128 --crop-scale 0.35,0.6 --style-size 512 --batch-size 4 --threads 2 --sample-every 100)
 
 # BASE may also be a trained fast model (e.g. weights/vg_starry_night.fast.onnx):
