@@ -22,18 +22,14 @@ size=${SIZE:-384}
 styles=${STYLES:-$root/../shared/styles}
 out=${OUT:-$root/out/blend}
 threads=${THREADS:-$(nproc)}
-nst="$root/target/release/nst"
-nst_eval="$root/target/release/nst-eval"
-py="$root/.venv/bin/python"
-[ -x "$nst" ] && [ -x "$nst_eval" ] || die "nst and nst-eval are missing: run make build first"
-[ -x "$py" ] || die ".venv is missing: run make setup"
+# shellcheck source=benches/quality_tools.sh
+. "$root/benches/quality_tools.sh"
 pairs_asked=("$@")
 [ ${#pairs_asked[@]} -gt 0 ] || pairs_asked=(vg_starry_night,wave_crop udnie,the_scream)
 
 src=${PHOTOS:-}
 if [ -z "$src" ]; then
-    src=$root/../shared/photos
-    [ -d /work/data/photos800_holdout ] && src=/work/data/photos800_holdout
+    src=${holdout:-$root/../shared/photos}
 fi
 [ -d "$src" ] || die "$src: no such folder of photos (set PHOTOS)"
 rm -rf "$out"

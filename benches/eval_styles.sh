@@ -21,18 +21,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 die() { echo "eval_styles: $*" >&2; exit 1; }
 
-default_photos="$root/../shared/photos"
-[ -d /work/data/photos800_holdout ] && default_photos="/work/data/photos800_holdout $default_photos"
+# shellcheck source=benches/quality_tools.sh
+. "$root/benches/quality_tools.sh"
+default_photos="${holdout:+$holdout }$root/../shared/photos"
 photos=${PHOTOS:-$default_photos}
 styles=${STYLES:-$root/../shared/styles}
 size=${SIZE:-512}
 out=${OUT:-$root/out/eval}
 threads=${THREADS:-$(nproc)}
-nst="$root/target/release/nst"
-nst_eval="$root/target/release/nst-eval"
-py="$root/.venv/bin/python"
-[ -x "$nst" ] && [ -x "$nst_eval" ] || die "nst and nst-eval are missing: run make build first"
-[ -x "$py" ] || die ".venv is missing: run make setup"
 
 if [ $# -eq 0 ]; then
     mapfile -t models < <("$nst" styles --json | "$py" -c 'import json,sys; [print(s["path"]) for s in json.load(sys.stdin) if s.get("trained")]')

@@ -31,8 +31,8 @@ mkdir -p "$out"
 [ -x "$train" ] || { echo "train_fast_styles: $train is missing: run make build" >&2; exit 1; }
 [ -d "$dataset" ] || { echo "train_fast_styles: $dataset is missing: run datasets/split.sh" >&2; exit 1; }
 
-# shellcheck source=scripts/paintings.sh
-. "$root/scripts/paintings.sh"
+# shellcheck source=scripts/training.sh
+. "$root/scripts/training.sh"
 common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --image-size 128 --crop-scale 0.35,0.6 --style-size 512 --batch-size 4 --threads 2 --sample-every 100)
 
 # BASE may also be a trained fast model (e.g. weights/vg_starry_night.fast.onnx):
@@ -61,17 +61,4 @@ declare -A stages=(
 )
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
-for style in "${styles[@]}"; do
-  read -r -a plan <<< "${stages[$style]:-250:6:10000 400:2:1000}"
-  from=$base
-  for i in "${!plan[@]}"; do
-    IFS=: read -r iterations content tv <<< "${plan[$i]}"
-    run="$runs/fast_${style}_stage$((i + 1))"
-    model="$run.onnx"
-    [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style.fast.onnx"
-    echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv ($(date +%H:%M))"
-    "$train" "${common[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
-      --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
-    from=$run
-  done
-done
+train_stages fast ".fast" "250:6:10000 400:2:1000" "${styles[@]}"

@@ -17,8 +17,8 @@
 # them with benches/eval_styles.sh before they replace the bundled ones).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=scripts/paintings.sh
-. "$root/scripts/paintings.sh"
+# shellcheck source=scripts/training.sh
+. "$root/scripts/training.sh"
 train="$root/target/release/nst-train"
 runs=${RUNS:-/work/runs}
 dataset=${DATASET:-/work/data/photos800_train}
@@ -42,17 +42,4 @@ declare -A stages=()
 # second stage at 6 brings faces back.
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=("${all_styles[@]}")
-for style in "${styles[@]}"; do
-  read -r -a plan <<< "${stages[$style]:-500:2:1000 250:6:1000}"
-  from=$base
-  for i in "${!plan[@]}"; do
-    IFS=: read -r iterations content tv <<< "${plan[$i]}"
-    run="$runs/full_${style}_stage$((i + 1))"
-    model="$run.onnx"
-    [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style.onnx"
-    echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv ($(date +%H:%M))"
-    "$train" "${common[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
-      --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
-    from=$run
-  done
-done
+train_stages full "" "500:2:1000 250:6:1000" "${styles[@]}"

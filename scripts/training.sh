@@ -1,0 +1,45 @@
+# Sourced by the training scripts (train_fast_styles.sh, train_full_styles.sh): each
+# painting's artist, title and year for the models' metadata, and the stage runner.
+# shellcheck disable=SC2034
+declare -A painting=(
+  [vg_starry_night]="Vincent van Gogh, The Starry Night (1889)"
+  [wave_crop]="Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831), crop"
+  [the_scream]="Edvard Munch, The Scream (1893)"
+  [shipwreck]="J. M. W. Turner, The Shipwreck (1805)"
+  [kandinsky_composition_vii]="Wassily Kandinsky, Composition VII (1913)"
+  [udnie]="Francis Picabia, Udnie (1913)"
+  [vg_wheat_field]="Vincent van Gogh, Wheat Field with Cypresses (1889)"
+  [vg_la_cafe]="Vincent van Gogh, Café Terrace at Night (1888)"
+  [monet_water_lilies]="Claude Monet, Water Lilies, crop"
+  [woman-with-hat-matisse]="Henri Matisse, Woman with a Hat (1905)"
+  [tahiti_guaguin]="Paul Gauguin, Tahitian scene"
+  [edtaonisl]="Francis Picabia, Edtaonisl (1913)"
+)
+# Every painting of ../shared/styles, in the order the listings use.
+all_styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie
+  vg_wheat_field vg_la_cafe monet_water_lilies woman-with-hat-matisse tahiti_guaguin edtaonisl)
+
+# train_stages PREFIX SUFFIX DEFAULT_PLAN STYLE...: each style fine-tuned from $base in
+# the stages of ${stages[STYLE]} (or DEFAULT_PLAN), "iterations:content weight:TV weight"
+# each, every stage starting from the run folder of the one before ($runs/PREFIX_STYLE_stageN);
+# the last writes $out/STYLE$SUFFIX.onnx. Uses the caller's train, common, runs, out, base,
+# paintings and stages.
+train_stages() {
+  local prefix=$1 suffix=$2 default=$3
+  shift 3
+  local style plan from i iterations content tv run model
+  for style in "$@"; do
+    read -r -a plan <<< "${stages[$style]:-$default}"
+    from=$base
+    for i in "${!plan[@]}"; do
+      IFS=: read -r iterations content tv <<< "${plan[$i]}"
+      run="$runs/${prefix}_${style}_stage$((i + 1))"
+      model="$run.onnx"
+      [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style$suffix.onnx"
+      echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv ($(date +%H:%M))"
+      "$train" "${common[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
+        --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
+      from=$run
+    done
+  done
+}
