@@ -188,10 +188,12 @@ pub fn load_parts(parts: &[(String, PathBuf, f32)], config: &SessionConfig, by: 
         .iter()
         .map(|(_, path, _)| std::fs::read(path).map_err(|source| Error::Read { path: path.clone(), source }))
         .collect::<Result<Vec<Vec<u8>>>>()?;
-    // Each part loaded once to check it and read its metadata (an invalid file is named).
-    let first = StyleModel::load(&parts[0].1, config)?;
-    let infos: Vec<ModelInfo> = std::iter::once(Ok(first.info().clone()))
-        .chain(parts[1..].iter().map(|(_, path, _)| StyleModel::read_info(path)))
+    // Each part's metadata from the bytes read (an invalid file is named); the sessions
+    // made below check the networks themselves.
+    let infos: Vec<ModelInfo> = bytes
+        .iter()
+        .zip(parts)
+        .map(|(b, (_, path, _))| ModelInfo::from_onnx_bytes(b).map_err(|reason| Error::Model { path: path.clone(), reason }))
         .collect::<Result<_>>()?;
     let painting = describe(parts, &infos);
     let metadata = [
@@ -208,7 +210,6 @@ pub fn load_parts(parts: &[(String, PathBuf, f32)], config: &SessionConfig, by: 
     };
     match mixed {
         Ok(mixed) => {
-            drop(first);
             tracing::info!("blend {label}: weights mixed (one network)");
             StyleModel::load_bytes(&label, mixed, config)
         }
@@ -224,7 +225,6 @@ pub fn load_parts(parts: &[(String, PathBuf, f32)], config: &SessionConfig, by: 
             info.min_side = infos.iter().map(|i| i.min_side).max().unwrap_or(info.min_side);
             info.trained = infos.iter().all(|i| i.trained);
             // The models run one after the other: their threads must not spin between runs.
-            drop(first);
             let mut models = Vec::new();
             for (_, path, w) in parts {
                 models.push((StyleModel::load_sharing_cores(path, config)?, *w));

@@ -186,6 +186,15 @@ impl ModelInfo {
         bytes.starts_with(&[0xFF, 0xD8]).then_some(bytes)
     }
 
+    /// Reads and checks the metadata of a model file's bytes, without preparing it for
+    /// inference; the error says what is wrong.
+    pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Self, String> {
+        use prost::Message;
+        let model = crate::onnx::proto::ModelProto::decode(bytes).map_err(|e| format!("not a valid ONNX model ({e})"))?;
+        let props: BTreeMap<String, String> = model.metadata_props.into_iter().map(|p| (p.key, p.value)).collect();
+        Self::from_props(&props)
+    }
+
     /// Reads and checks the metadata; the error says what is missing or wrong.
     pub fn from_props(props: &BTreeMap<String, String>) -> Result<Self, String> {
         let get = |k: &str| props.get(k).map(String::as_str);

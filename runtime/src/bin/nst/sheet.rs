@@ -159,10 +159,11 @@ pub fn run(args: SheetArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A blend's caption: "60% + 40%" over "vg_starry_night + wave_crop".
+/// A blend's caption: "60% + 40%" over "vg_starry_night + wave_crop" (read back with the
+/// blend parser from the model's recipe).
 fn blend_titles(label: &str) -> (String, Option<String>) {
-    let parts: Vec<(&str, &str)> = label.split(',').filter_map(|p| p.rsplit_once(':')).collect();
-    let shares = parts.iter().map(|(_, w)| format!("{:.0}%", w.parse::<f32>().unwrap_or(0.0) * 100.0)).collect::<Vec<_>>().join(" + ");
-    let names = parts.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" + ");
+    let parts = blend::BlendSpec::parse_name(label).ok().flatten().map(|b| b.parts).unwrap_or_default();
+    let shares = parts.iter().map(|p| format!("{:.0}%", p.weight * 100.0)).collect::<Vec<_>>().join(" + ");
+    let names = parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(" + ");
     (shares, Some(names))
 }
