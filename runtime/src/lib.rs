@@ -36,6 +36,7 @@ pub mod logging;
 pub mod model;
 pub mod onnx;
 pub mod ortlib;
+pub mod plan;
 pub mod serve;
 pub mod sheet;
 pub mod signals;

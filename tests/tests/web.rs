@@ -108,6 +108,22 @@ for (let i = 0; i < pa.length; i += 4) sum += Math.abs(pa[i] - pb[i]) + Math.abs
 return sum / (pa.length / 4 * 3);
 "#;
 
+/// A subsampled copy of the painting's pixels (every 7th RGB value).
+const AFTER_PIXELS: &str = r#"
+const a = document.getElementById('after');
+const d = a.getContext('2d').getImageData(0, 0, a.width, a.height).data;
+const out = [];
+for (let i = 0; i < d.length; i += 28) out.push(d[i], d[i+1], d[i+2]);
+return out;
+"#;
+
+/// The mean absolute difference of two [`AFTER_PIXELS`] samples.
+fn pixels_diff(a: &Value, b: &Value) -> f64 {
+    let (a, b) = (a.as_array().expect("pixels"), b.as_array().expect("pixels"));
+    assert_eq!(a.len(), b.len(), "the same picture size");
+    a.iter().zip(b).map(|(x, y)| (x.as_f64().unwrap() - y.as_f64().unwrap()).abs()).sum::<f64>() / a.len().max(1) as f64
+}
+
 fn set_range(id: &str, value: u32) -> String {
     format!("const e = document.getElementById('{id}'); e.value = '{value}'; e.dispatchEvent(new Event('input', {{bubbles: true}})); return true;")
 }
@@ -202,6 +218,29 @@ async fn upload_pick_a_style_tune_download_and_a_bad_file() {
     let chosen = js(&c, "return document.querySelector('#gallery .style[aria-checked=true]').dataset.style").await;
     assert_ne!(chosen, json!("vg_starry_night"));
 
+    // Mixing: the chosen style with Starry Night at 40%, a new painting between the two.
+    let single = js(&c, AFTER_PIXELS).await;
+    let mix_off = js(&c, "return document.getElementById('mix').disabled").await;
+    assert_eq!(mix_off, json!(true), "the share slider is off until a second style is chosen");
+    js(&c, "const m = document.getElementById('mix'); m.value = '40'; m.dispatchEvent(new Event('input')); \
+        const s = document.getElementById('mix-with'); s.value = 'vg_starry_night'; s.dispatchEvent(new Event('change')); return true").await;
+    let timing = until(&c, "the blend", 120, "const t = document.getElementById('timing').textContent; \
+        return document.getElementById('status').textContent.startsWith('Done') && t.includes('+') && t").await;
+    let timing = timing.as_str().unwrap().to_string();
+    assert!(timing.contains("60%") && timing.contains("vg starry night 40%"), "the blend's styles and shares are shown: {timing}");
+    let sent = js(&c, "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/stylize')).length").await;
+    assert!(sent.as_u64().unwrap() > requests_after.as_u64().unwrap());
+    let blended = js(&c, AFTER_PIXELS).await;
+    let moved = pixels_diff(&single, &blended);
+    assert!(moved > 3.0, "the blend is a new painting, not the first style: mean difference {moved}");
+    screenshot(&c, "3b-blend.png").await;
+    // Back to one style.
+    js(&c, "const s = document.getElementById('mix-with'); s.value = ''; s.dispatchEvent(new Event('change')); return true").await;
+    until(&c, "the single style again", 120, "const t = document.getElementById('timing').textContent; \
+        return document.getElementById('status').textContent.startsWith('Done') && !t.includes('+')").await;
+    let again = js(&c, AFTER_PIXELS).await;
+    assert!(pixels_diff(&single, &again) < 0.5, "without the mix the painting is the single style's again");
+
     // Not an image: a message in words, and the painting stays.
     let text = s.write("notes.txt", "this is not a photo");
     c.find(Locator::Id("photo-input")).await.unwrap().send_keys(&text.display().to_string()).await.unwrap();
@@ -261,6 +300,14 @@ async fn live_webcam_shows_stylized_frames_and_switches_style() {
     let before = js(&c, "return Number(document.getElementById('live-frames').textContent)").await;
     until(&c, "frames after the switch", 30, &format!("return Number(document.getElementById('live-frames').textContent) > {} + 3", before)).await;
     screenshot(&c, "6-live-the-scream.png").await;
+
+    // A blend of two styles, live: the server says which, and frames keep coming.
+    js(&c, "const m = document.getElementById('live-mix'); m.value = '50'; m.dispatchEvent(new Event('input')); \
+        const s = document.getElementById('live-mix-with'); s.value = 'udnie'; s.dispatchEvent(new Event('change')); return true").await;
+    let status = until(&c, "the live blend", 30, "const t = document.getElementById('live-status').textContent; return t.includes('+') && t").await;
+    assert!(status.as_str().unwrap().contains("the scream 50% + udnie 50% (fast)"), "{status}");
+    let before = js(&c, "return Number(document.getElementById('live-frames').textContent)").await;
+    until(&c, "frames of the blend", 30, &format!("return Number(document.getElementById('live-frames').textContent) > {} + 3", before)).await;
 
     // Stop: the camera is released.
     c.find(Locator::Id("live-start")).await.unwrap().click().await.unwrap();

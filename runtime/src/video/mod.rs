@@ -41,7 +41,8 @@ pub use ffmpeg::{check_tools, AudioPlan, Span};
 pub use probe::{probe, Rational, VideoInfo};
 pub use smooth::{instability, Instability, Smoother};
 
-use crate::batch::{self, Failure, Job, MediaKind, StylizeOptions};
+use crate::batch::StylizeOptions;
+use crate::plan::{self, Failure, Job, MediaKind};
 use crate::error::{Error, Result};
 use crate::fsio;
 use crate::imageio;
@@ -60,10 +61,10 @@ pub const VIDEOS: MediaKind = MediaKind {
     fallback_extension: "mp4",
 };
 
-/// Turns the command line of `nst video` into jobs (see [`batch::plan_media`]): outputs
+/// Turns the command line of `nst video` into jobs (see [`plan::plan_media`]): outputs
 /// are .mp4, .m4v, .mov or .mkv; a folder output gets `<name>.mp4` for other inputs.
 pub fn plan(inputs: &[PathBuf], output: &Path) -> Result<(Vec<Job>, Vec<Failure>)> {
-    batch::plan_media(inputs, output, &VIDEOS)
+    plan::plan_media(inputs, output, &VIDEOS)
 }
 
 /// Everything `nst video` can be asked to do to a clip.

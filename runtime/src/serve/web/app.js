@@ -108,11 +108,62 @@ async function loadStyles() {
   $("own").hidden = !state.classic;
   renderGallery();
   renderLiveStyles();
+  renderMixOptions("mix-with");
+  renderMixOptions("live-mix-with");
   updateSizes();
 }
 
 function hasVariant(style, variant) {
   return style.variants.some((v) => v.variant === variant);
+}
+
+/** Fills a "Mix with" list with every style (keeping its choice when it still exists). */
+function renderMixOptions(id) {
+  const select = $(id);
+  const previous = select.value;
+  select.innerHTML = "";
+  const none = document.createElement("option");
+  none.value = "";
+  none.textContent = "no other style";
+  select.append(none);
+  for (const style of state.styles) {
+    const o = document.createElement("option");
+    o.value = style.name;
+    o.textContent = style.name.replace(/_/g, " ");
+    select.append(o);
+  }
+  select.value = state.styles.some((s) => s.name === previous) ? previous : "";
+}
+
+/** The style to ask the server for: a name, or a blend `a:70,b:30` of the chosen style and
+ * the one of the "Mix with" list (`withId`) at the share of its slider (`shareId`). The
+ * server blends in weight space where the two models allow it, else their outputs. */
+function styleSpec(name, withId, shareId) {
+  const other = $(withId).value;
+  if (!other || other === name) return name;
+  const share = Number($(shareId).value);
+  return `${name}:${100 - share},${other}:${share}`;
+}
+
+/** A spec in words for people: "udnie", or "udnie 70% + wave crop 30%" for the page's
+ * `udnie:70,wave_crop:30` and the server's `udnie:0.7,wave_crop:0.3` alike. */
+function specLabel(spec) {
+  const parts = spec.split(",").map((part) => part.split(":"));
+  const total = parts.reduce((sum, [, w]) => sum + (w === undefined ? 1 : Number(w)), 0) || 1;
+  return parts.map(([name, w]) => name.replace(/_/g, " ") + (parts.length > 1 ? ` ${Math.round(((w === undefined ? 1 : Number(w)) / total) * 100)}%` : "")).join(" + ");
+}
+
+/** A "Mix with" list and its slider: the slider is on only when a second style is chosen;
+ * `changed` runs when the blend changes (the slider when let go). */
+function wireMix(withId, shareId, valueId, changed) {
+  const sync = () => {
+    $(shareId).disabled = !$(withId).value;
+    $(valueId).textContent = `${$(shareId).value}%`;
+  };
+  $(withId).addEventListener("change", () => { sync(); changed(); });
+  $(shareId).addEventListener("input", sync);
+  $(shareId).addEventListener("change", changed);
+  sync();
 }
 
 function renderGallery() {
@@ -197,6 +248,7 @@ $("variant").addEventListener("change", () => {
   renderGallery();
   if (state.photo && state.style) stylize();
 });
+wireMix("mix-with", "mix", "mix-value", () => state.photo && state.style && stylize());
 
 // ---------------------------------------------------------------------------------------
 // The photo
@@ -357,10 +409,14 @@ async function stylize() {
   const run = ++state.run;
   const style = state.styles.find((s) => s.name === state.style);
   if (!style || !state.photo) return;
-  const variant = hasVariant(style, $("variant").value) ? $("variant").value : style.default_variant;
+  const other = state.styles.find((s) => s.name === $("mix-with").value);
+  // A blend needs one variant for both styles: the chosen one where both have it.
+  const wanted = $("variant").value;
+  const variant = hasVariant(style, wanted) && (!other || hasVariant(other, wanted)) ? wanted : style.default_variant;
+  const spec = styleSpec(style.name, "mix-with", "mix");
   const form = new FormData();
   form.append("image", state.photo.file, state.photo.name);
-  form.append("style", style.name);
+  form.append("style", spec);
   form.append("variant", variant);
   form.append("format", "png");
   if (Number($("size").value) > 0) form.append("max_size", $("size").value);
@@ -370,9 +426,9 @@ async function stylize() {
     const { blob, workMs } = await postStylize(form, run);
     if (run !== state.run) return;
     const seconds = (performance.now() - started) / 1000;
-    await showResult(blob, style.name, run);
+    await showResult(blob, style.name, spec, run);
     if (run !== state.run) return;
-    $("timing").textContent = `${style.name.replace(/_/g, " ")} (${variant}): ${seconds.toFixed(1)} s in all, ${(workMs / 1000).toFixed(2)} s of painting on the server.`;
+    $("timing").textContent = `${specLabel(spec)} (${variant}): ${seconds.toFixed(1)} s in all, ${(workMs / 1000).toFixed(2)} s of painting on the server.`;
     busy(false, `Done in ${seconds.toFixed(1)} s.`);
   } catch (e) {
     if (run !== state.run || e.name === "AbortError") return;
@@ -383,7 +439,7 @@ async function stylize() {
 
 /** Shows a full-strength result: keeps it and the photo at its size, so that strength and
  * colours change in the browser without asking the server again. */
-async function showResult(blob, styleName, run) {
+async function showResult(blob, styleName, spec, run) {
   const styledBitmap = await createImageBitmap(blob);
   if (run !== state.run) return;
   const w = styledBitmap.width, h = styledBitmap.height;
@@ -402,7 +458,9 @@ async function showResult(blob, styleName, run) {
   }
   const original = pixels(originalSource, w, h);
   const stem = state.photo.name.replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_") || "photo";
-  state.result = { styled, original, name: `${stem}-${styleName}`, width: w, height: h };
+  // A blend's file name: its styles and shares (udnie70-wave_crop30).
+  const label = spec.split(",").map((p) => p.replace(/:(\d+).*$/, "$1")).join("-");
+  state.result = { styled, original, name: `${stem}-${label}`, width: w, height: h };
   for (const id of ["after", "before"]) {
     $(id).width = w;
     $(id).height = h;
@@ -411,7 +469,7 @@ async function showResult(blob, styleName, run) {
   $("preview").hidden = true;
   $("stage").hidden = false;
   $("controls").hidden = false;
-  $("after").setAttribute("aria-label", `${state.photo.name} painted in the style ${styleName.replace(/_/g, " ")}, ${w}×${h}`);
+  $("after").setAttribute("aria-label", `${state.photo.name} painted in the style ${specLabel(spec)}, ${w}×${h}`);
   render();
   compare();
 }
@@ -631,6 +689,15 @@ function liveVariant(name) {
   return style && hasVariant(style, "fast") ? "fast" : (style ? style.default_variant : "fast");
 }
 
+/** What the live frames are painted with: the style, or its blend with "Mix with", and
+ * the variant (fast where every style of it has one). */
+function liveSettings() {
+  const name = $("live-style").value;
+  const other = $("live-mix-with").value;
+  const fast = [name, other].filter(Boolean).every((n) => liveVariant(n) === "fast");
+  return { style: styleSpec(name, "live-mix-with", "live-mix"), variant: fast ? "fast" : liveVariant(name) };
+}
+
 function setLiveStatus(text) { $("live-status").textContent = text; }
 
 async function startLive() {
@@ -656,9 +723,9 @@ async function startLive() {
   const video = $("live-video");
   video.srcObject = live.stream;
   await video.play();
-  const style = $("live-style").value;
+  const { style, variant } = liveSettings();
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const params = new URLSearchParams({ style, variant: liveVariant(style) });
+  const params = new URLSearchParams({ style, variant });
   if (state.key) params.set("access_token", state.key);
   const socket = new WebSocket(`${scheme}//${location.host}/api/v1/live?${params}`);
   socket.binaryType = "blob";
@@ -667,13 +734,13 @@ async function startLive() {
   $("live-start").textContent = "Stop the camera";
   setLiveStatus("Connecting…");
   socket.onopen = () => {
-    setLiveStatus(`Live: ${style.replace(/_/g, " ")}.`);
+    setLiveStatus(`Live: ${specLabel(style)}.`);
     tick();
   };
   socket.onmessage = async (e) => {
     if (typeof e.data === "string") {
       const msg = JSON.parse(e.data);
-      if (msg.type === "style") setLiveStatus(`Live: ${msg.style.replace(/_/g, " ")} (${msg.variant}).`);
+      if (msg.type === "style") setLiveStatus(`Live: ${specLabel(msg.style)} (${msg.variant}).`);
       else if (msg.type === "error") {
         live.inFlight = false;
         showError(upperFirst(msg.detail) + ".");
@@ -766,11 +833,12 @@ function stopLive() {
 }
 
 $("live-start").addEventListener("click", () => (live.socket ? stopLive() : startLive()));
-$("live-style").addEventListener("change", () => {
-  const style = $("live-style").value;
+function sendLiveSettings() {
   if (live.socket && live.socket.readyState === WebSocket.OPEN) {
-    live.socket.send(JSON.stringify({ style, variant: liveVariant(style) }));
+    live.socket.send(JSON.stringify(liveSettings()));
   }
-});
+}
+$("live-style").addEventListener("change", sendLiveSettings);
+wireMix("live-mix-with", "live-mix", "live-mix-value", sendLiveSettings);
 
 loadStyles();
