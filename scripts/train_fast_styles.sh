@@ -37,7 +37,7 @@ common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --
 
 # BASE may also be a trained fast model (e.g. weights/vg_starry_night.fast.onnx):
 # --init-from takes its weights and settings from the file.
-if [ ! -f "$base/checkpoint.safetensors" ] && [ ! -f "$base" ]; then
+if needs_base "$base"; then
   "$train" "${common[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --iterations "${BASE_ITERATIONS:-1000}" \
     --checkpoint-dir "$base" -o "$base.onnx" --painting "${painting[vg_starry_night]}"
 fi

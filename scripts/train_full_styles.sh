@@ -15,8 +15,9 @@
 # (../shared/styles), BASE (the shared start: its run folder, trained first when it has no
 # checkpoint; or a model file trained from it, such as
 # weights/candidates/full/vg_starry_night.onnx, which every style may start from instead:
-# they still share the start, and a new machine need not train it again), OUT (where the models go, default weights/: point it elsewhere to measure
-# them with benches/eval_styles.sh before they replace the bundled ones).
+# they still share the start, and a new machine need not train it again), OUT (where the
+# models go, default weights/: point it elsewhere to measure them with
+# benches/eval_styles.sh before they replace the bundled ones).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/training.sh
@@ -32,9 +33,7 @@ mkdir -p "$out"
 [ -d "$dataset" ] || { echo "train_full_styles: $dataset is missing: run datasets/split.sh" >&2; exit 1; }
 
 common=(--variant full --dataset "$dataset" --image-size 128 --crop-scale 0.35,0.6 --style-size 512 --batch-size 4 --threads 2 --sample-every 100)
-if [[ "$base" == *.onnx ]]; then
-  [ -f "$base" ] || { echo "train_full_styles: BASE $base is missing" >&2; exit 1; }
-elif [ ! -f "$base/checkpoint.safetensors" ]; then
+if needs_base "$base"; then
   echo "== shared start: 1200 iterations ($(date +%H:%M))"
   "$train" "${common[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --tv-weight 1000 --iterations 1200 \
     --checkpoint-dir "$base" --overwrite -o "$base.onnx" --painting "${painting[vg_starry_night]}"

@@ -43,3 +43,13 @@ train_stages() {
     done
   done
 }
+
+# needs_base BASE: whether the shared start must be trained first: BASE is a run folder
+# without a checkpoint. BASE may also be a trained model file (--init-from takes its
+# weights and settings); one that is missing is an error, not a start to train.
+needs_base() {
+  case "$1" in
+    *.onnx) [ -f "$1" ] || { echo "training: BASE $1 is missing" >&2; exit 1; }; return 1 ;;
+    *) [ ! -f "$1/checkpoint.safetensors" ] && [ ! -f "$1" ] ;;
+  esac
+}

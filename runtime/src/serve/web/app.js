@@ -108,8 +108,8 @@ async function loadStyles() {
   $("own").hidden = !state.classic;
   renderGallery();
   renderLiveStyles();
-  renderMixOptions("mix-with");
-  renderMixOptions("live-mix-with");
+  renderMixOptions("");
+  renderMixOptions("live-");
   updateSizes();
 }
 
@@ -117,53 +117,64 @@ function hasVariant(style, variant) {
   return style.variants.some((v) => v.variant === variant);
 }
 
-/** Fills a "Mix with" list with every style (keeping its choice when it still exists). */
-function renderMixOptions(id) {
-  const select = $(id);
+/** Fills a list with every style: `label(style)` its text, `first` an option before them
+ * (or null); keeps the list's choice when it still exists, else `fallback`. */
+function fillStyleOptions(select, label, first, fallback) {
   const previous = select.value;
   select.innerHTML = "";
-  const none = document.createElement("option");
-  none.value = "";
-  none.textContent = "no other style";
-  select.append(none);
-  for (const style of state.styles) {
+  for (const [value, text] of [...(first ? [first] : []), ...state.styles.map((s) => [s.name, label(s)])]) {
     const o = document.createElement("option");
-    o.value = style.name;
-    o.textContent = style.name.replace(/_/g, " ");
+    o.value = value;
+    o.textContent = text;
     select.append(o);
   }
-  select.value = state.styles.some((s) => s.name === previous) ? previous : "";
+  select.value = [...select.options].some((o) => o.value === previous && previous) ? previous : fallback;
 }
 
-/** The style to ask the server for: a name, or a blend `a:70,b:30` of the chosen style and
- * the one of the "Mix with" list (`withId`) at the share of its slider (`shareId`). The
- * server blends in weight space where the two models allow it, else their outputs. */
-function styleSpec(name, withId, shareId) {
-  const other = $(withId).value;
+/** A "Mix with" row (the photo mode's and the live mode's): a list of the styles and the
+ * share of the one chosen, ids `${prefix}mix-with`, `${prefix}mix`, `${prefix}mix-value`.
+ * The slider is on only when a second style is chosen; `changed` runs when the blend
+ * changes (the slider when let go). */
+function mixControls(prefix, changed) {
+  const id = (name) => `${prefix}${name}`;
+  $(id("mix-row")).innerHTML = `<label for="${id("mix-with")}">Mix with</label>
+    <select id="${id("mix-with")}"><option value="">no other style</option></select>
+    <label class="slider">Share of it <output id="${id("mix-value")}" for="${id("mix")}">30%</output>
+      <input id="${id("mix")}" type="range" min="5" max="95" step="5" value="30" disabled></label>`;
+  const sync = () => {
+    $(id("mix")).disabled = !$(id("mix-with")).value;
+    $(id("mix-value")).textContent = `${$(id("mix")).value}%`;
+  };
+  $(id("mix-with")).addEventListener("change", () => { sync(); changed(); });
+  $(id("mix")).addEventListener("input", sync);
+  $(id("mix")).addEventListener("change", changed);
+}
+
+/** Refills a "Mix with" list (see `mixControls`) with the styles. */
+function renderMixOptions(prefix) {
+  fillStyleOptions($(`${prefix}mix-with`), (s) => s.name.replace(/_/g, " "), ["", "no other style"], "");
+}
+
+/** The style to ask the server for: a name, or a blend `a:70,b:30` of `name` and the style
+ * chosen in the "Mix with" row of `prefix` at its share. The server blends in weight space
+ * where the two models allow it, else their outputs. */
+function styleSpec(name, prefix) {
+  const other = $(`${prefix}mix-with`).value;
   if (!other || other === name) return name;
-  const share = Number($(shareId).value);
+  const share = Number($(`${prefix}mix`).value);
   return `${name}:${100 - share},${other}:${share}`;
 }
 
 /** A spec in words for people: "udnie", or "udnie 70% + wave crop 30%" for the page's
  * `udnie:70,wave_crop:30` and the server's `udnie:0.7,wave_crop:0.3` alike. */
 function specLabel(spec) {
-  const parts = spec.split(",").map((part) => part.split(":"));
-  const total = parts.reduce((sum, [, w]) => sum + (w === undefined ? 1 : Number(w)), 0) || 1;
-  return parts.map(([name, w]) => name.replace(/_/g, " ") + (parts.length > 1 ? ` ${Math.round(((w === undefined ? 1 : Number(w)) / total) * 100)}%` : "")).join(" + ");
-}
-
-/** A "Mix with" list and its slider: the slider is on only when a second style is chosen;
- * `changed` runs when the blend changes (the slider when let go). */
-function wireMix(withId, shareId, valueId, changed) {
-  const sync = () => {
-    $(shareId).disabled = !$(withId).value;
-    $(valueId).textContent = `${$(shareId).value}%`;
-  };
-  $(withId).addEventListener("change", () => { sync(); changed(); });
-  $(shareId).addEventListener("input", sync);
-  $(shareId).addEventListener("change", changed);
-  sync();
+  const parts = spec.split(",").map((part) => {
+    const [name, w] = part.split(":");
+    return { name: name.replace(/_/g, " "), weight: w === undefined ? 1 : Number(w) };
+  });
+  if (parts.length === 1) return parts[0].name;
+  const total = parts.reduce((sum, p) => sum + p.weight, 0) || 1;
+  return parts.map((p) => `${p.name} ${Math.round((p.weight / total) * 100)}%`).join(" + ");
 }
 
 function renderGallery() {
@@ -248,7 +259,7 @@ $("variant").addEventListener("change", () => {
   renderGallery();
   if (state.photo && state.style) stylize();
 });
-wireMix("mix-with", "mix", "mix-value", () => state.photo && state.style && stylize());
+mixControls("", () => state.photo && state.style && stylize());
 
 // ---------------------------------------------------------------------------------------
 // The photo
@@ -413,7 +424,7 @@ async function stylize() {
   // A blend needs one variant for both styles: the chosen one where both have it.
   const wanted = $("variant").value;
   const variant = hasVariant(style, wanted) && (!other || hasVariant(other, wanted)) ? wanted : style.default_variant;
-  const spec = styleSpec(style.name, "mix-with", "mix");
+  const spec = styleSpec(style.name, "");
   const form = new FormData();
   form.append("image", state.photo.file, state.photo.name);
   form.append("style", spec);
@@ -673,15 +684,8 @@ for (const tab of [$("tab-photo"), $("tab-live")]) {
 const live = { stream: null, socket: null, inFlight: false, sentAt: 0, shown: 0, skipped: 0, times: [], latencies: [], frameTimer: 0 };
 
 function renderLiveStyles() {
-  const select = $("live-style");
-  select.innerHTML = "";
-  for (const style of state.styles) {
-    const o = document.createElement("option");
-    o.value = style.name;
-    o.textContent = style.name.replace(/_/g, " ") + (hasVariant(style, "fast") ? "" : " (full: slow)");
-    select.append(o);
-  }
-  select.value = state.styles.some((s) => s.name === state.defaultStyle) ? state.defaultStyle : (state.styles[0] || {}).name;
+  const fallback = state.styles.some((s) => s.name === state.defaultStyle) ? state.defaultStyle : (state.styles[0] || {}).name;
+  fillStyleOptions($("live-style"), (s) => s.name.replace(/_/g, " ") + (hasVariant(s, "fast") ? "" : " (full: slow)"), null, fallback);
 }
 
 function liveVariant(name) {
@@ -695,7 +699,7 @@ function liveSettings() {
   const name = $("live-style").value;
   const other = $("live-mix-with").value;
   const fast = [name, other].filter(Boolean).every((n) => liveVariant(n) === "fast");
-  return { style: styleSpec(name, "live-mix-with", "live-mix"), variant: fast ? "fast" : liveVariant(name) };
+  return { style: styleSpec(name, "live-"), variant: fast ? "fast" : liveVariant(name) };
 }
 
 function setLiveStatus(text) { $("live-status").textContent = text; }
@@ -839,6 +843,6 @@ function sendLiveSettings() {
   }
 }
 $("live-style").addEventListener("change", sendLiveSettings);
-wireMix("live-mix-with", "live-mix", "live-mix-value", sendLiveSettings);
+mixControls("live-", sendLiveSettings);
 
 loadStyles();
