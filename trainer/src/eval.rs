@@ -115,6 +115,44 @@ pub fn blown_out(img: &RgbImage, photo: &RgbImage) -> f64 {
     n as f64 / (img.width() as f64 * img.height() as f64).max(1.0)
 }
 
+/// What the metric needs of a photo, whatever the painting: the photo at the evaluation
+/// size, its content features and its Gram matrices (one VGG-19 pass).
+pub struct PhotoRef {
+    photo: RgbImage,
+    content_target: Tensor,
+    grams: Vec<Tensor>,
+}
+
+impl PhotoRef {
+    /// Prepares `photo` at `size` (longer side).
+    pub fn new(vgg: &Vgg19, photo: &RgbImage, size: u32, device: Device) -> anyhow::Result<Self> {
+        let photo = resize_longer_side(photo, size, "the photo (--content)", "--size")?;
+        let (content_idx, style_idx) = layer_indices();
+        let layers: Vec<usize> = std::iter::once(content_idx).chain(style_idx).collect();
+        let (content_target, grams) = tch::no_grad(|| {
+            let mut feats = vgg.features(&to_tensor(&photo, device), &layers);
+            let grams = feats[1..].iter().map(losses::gram).collect();
+            (feats.remove(0), grams)
+        });
+        Ok(Self { photo, content_target, grams })
+    }
+}
+
+/// What the metric needs of a painting, whatever the photo: the painting and its Gram
+/// matrices at the evaluation size (one VGG-19 pass).
+pub struct PaintingRef {
+    painting: RgbImage,
+    grams: Vec<Tensor>,
+}
+
+impl PaintingRef {
+    /// Prepares `painting` at `size` (longer side).
+    pub fn new(vgg: &Vgg19, painting: &RgbImage, size: u32, device: Device) -> anyhow::Result<Self> {
+        let style = resize_longer_side(painting, size, "the painting (--style)", "--size")?;
+        Ok(Self { painting: painting.clone(), grams: style_grams(vgg, &to_tensor(&style, device)) })
+    }
+}
+
 /// The metric for one photo and one painting, ready to score images.
 pub struct Evaluator {
     vgg: Vgg19,
@@ -136,35 +174,42 @@ pub struct Evaluator {
 impl Evaluator {
     /// Sets up the metric for `photo` and `painting` at `size` (longer side).
     pub fn new(vgg: Vgg19, photo: &RgbImage, painting: &RgbImage, size: u32, device: Device) -> anyhow::Result<Self> {
-        let photo = resize_longer_side(photo, size, "the photo (--content)", "--size")?;
-        let (width, height) = photo.dimensions();
-        let style = resize_longer_side(painting, size, "the painting (--style)", "--size")?;
+        let photo = PhotoRef::new(&vgg, photo, size, device)?;
+        let painting = PaintingRef::new(&vgg, painting, size, device)?;
+        Self::from_refs(vgg, &photo, &painting, device)
+    }
+
+    /// Sets up the metric from a prepared photo and painting (made at one size): one
+    /// VGG-19 pass, of the painting resized to the photo. Many photos and paintings are
+    /// scored with each prepared once (`nst-eval --pairs`).
+    pub fn from_refs(vgg: Vgg19, photo: &PhotoRef, painting: &PaintingRef, device: Device) -> anyhow::Result<Self> {
+        let (width, height) = photo.photo.dimensions();
         let (content_idx, _) = layer_indices();
-        let photo_t = to_tensor(&photo, device);
-        let content_target = tch::no_grad(|| vgg.features(&photo_t, &[content_idx]).remove(0));
-        let style_grams = style_grams(&vgg, &to_tensor(&style, device));
-        let mut eval = Self {
-            vgg,
-            device,
-            width,
-            height,
-            content_target,
-            style_grams,
-            photo_style_loss: f64::NAN,
-            painting_content_loss: f64::NAN,
-            photo: photo.clone(),
-        };
-        let (_, photo_style) = eval.losses(&photo);
-        let (painting_content, _) = eval.losses(&imageio::resize(painting, width, height));
+        let photo_style: f64 = tch::no_grad(|| {
+            photo.grams.iter().zip(&painting.grams).map(|(g, t)| losses::gram_loss(g, t)).sum::<Tensor>().double_value(&[])
+        });
+        let painting_content: f64 = tch::no_grad(|| {
+            let resized = to_tensor(&imageio::resize(&painting.painting, width, height), device);
+            let feats = vgg.features(&resized, &[content_idx]);
+            losses::content_loss(&feats[0], &photo.content_target).double_value(&[])
+        });
         if photo_style <= 0.0 || painting_content <= 0.0 || !photo_style.is_finite() || !painting_content.is_finite() {
             bail!(
                 "the photo and the painting look the same to VGG-19 (photo style loss {photo_style}, painting content loss \
                  {painting_content}): the ratios would be undefined; pass a different painting"
             );
         }
-        eval.photo_style_loss = photo_style;
-        eval.painting_content_loss = painting_content;
-        Ok(eval)
+        Ok(Self {
+            vgg,
+            device,
+            width,
+            height,
+            content_target: photo.content_target.shallow_clone(),
+            style_grams: painting.grams.iter().map(Tensor::shallow_clone).collect(),
+            photo_style_loss: photo_style,
+            painting_content_loss: painting_content,
+            photo: photo.photo.clone(),
+        })
     }
 
     /// Loads the photo and the painting and sets up the metric.

@@ -21,9 +21,14 @@ pub fn content_loss(features: &Tensor, target: &Tensor) -> Tensor {
 /// weighs about the same whatever its width. `target_gram` is `[1, C, C]` (broadcast
 /// over the batch) or `[N, C, C]`.
 pub fn style_loss(features: &Tensor, target_gram: &Tensor) -> Tensor {
-    let g = gram(features);
+    gram_loss(&gram(features), target_gram)
+}
+
+/// [`style_loss`] of Gram matrices already computed (`[N, C, C]` against `[1, C, C]` or
+/// `[N, C, C]`).
+pub fn gram_loss(g: &Tensor, target_gram: &Tensor) -> Tensor {
     let c = g.size()[1] as f64;
-    let target = target_gram.expand_as(&g);
+    let target = target_gram.expand_as(g);
     g.mse_loss(&target, Reduction::Mean) / (c * c)
 }
 

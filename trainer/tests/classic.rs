@@ -242,6 +242,49 @@ fn eval_of_the_photo_itself_is_ratio_one_and_zero() {
     assert!(r.status.success() && text.contains("style_ratio") && text.contains("1.0000") && text.contains("0.0000"), "{text}");
 }
 
+/// `--pairs` (each photo and painting prepared once, lines in any order) gives the same
+/// numbers as scoring each (photo, painting) on its own, and a bad painting fails only its
+/// own lines.
+#[test]
+fn eval_pairs_match_single_runs_and_report_bad_lines() {
+    let f = Fixture::new();
+    imageio::save_rgb(&f.path("photo2.png"), &photo(30, 44)).unwrap();
+    let photos = [f.path("photo.png"), f.path("photo2.png")];
+    let paintings = [f.path("red_blue.png"), f.path("yellow_dots.png")];
+    let images = [f.path("red_blue.png"), f.path("photo2.png")];
+    let mut lines = String::new();
+    let mut expected = Vec::new();
+    // Interleaved on purpose: photo, then painting changes between consecutive lines.
+    for painting in &paintings {
+        for photo in &photos {
+            for image in &images {
+                lines += &format!("{}\t{}\t{}\n", s(photo), s(painting), s(image));
+                let r = eval_cli(&["--content", s(photo), "--style", s(painting), "--size", "32", "--device", "cpu", "--json", s(image)]);
+                assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+                let v: serde_json::Value = serde_json::from_slice(&r.stdout).expect("JSON on stdout");
+                expected.push(v["images"][0].clone());
+            }
+        }
+    }
+    let missing = f.path("missing_painting.jpg");
+    lines += &format!("{}\t{}\t{}\n", s(&photos[0]), s(&missing), s(&images[0]));
+    let list = f.path("pairs.tsv");
+    std::fs::write(&list, lines).unwrap();
+    let r = eval_cli(&["--pairs", s(&list), "--size", "32", "--device", "cpu"]);
+    assert_clean_failure(&r, &["1 of 9 images"]);
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&r.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(rows.len(), 9);
+    for (row, want) in rows.iter().zip(&expected) {
+        for key in ["style_ratio", "content_ratio", "style_loss", "content_loss", "blown_out"] {
+            let (a, b) = (row[key].as_f64().unwrap(), want[key].as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-6), "{key}: pairs {a} vs single {b}\n{row}\n{want}");
+        }
+    }
+    let bad = rows[8]["error"].as_str().expect("the missing painting's line is an error");
+    assert!(bad.contains("painting") && bad.contains("missing_painting.jpg"), "{bad}");
+}
+
 /// Asserts a clean failure: exit status 1 (not a panic's 101) and an `error:` message
 /// mentioning each of `needles`.
 fn assert_clean_failure(r: &Output, needles: &[&str]) {
