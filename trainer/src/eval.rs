@@ -81,8 +81,13 @@ pub fn style_grams(vgg: &Vgg19, rgb: &Tensor) -> Vec<Tensor> {
 /// The style loss of features at the style layers against target Gram matrices: the sum
 /// of [`losses::style_loss`] over the layers.
 pub fn style_loss_sum(features: &[Tensor], grams: &[Tensor]) -> Tensor {
-    assert_eq!(features.len(), grams.len(), "one Gram matrix per style layer");
-    features.iter().zip(grams).map(|(f, g)| losses::style_loss(f, g)).sum()
+    gram_loss_sum(&features.iter().map(losses::gram).collect::<Vec<_>>(), grams)
+}
+
+/// [`style_loss_sum`] of Gram matrices already computed (a prepared photo's).
+pub fn gram_loss_sum(grams: &[Tensor], targets: &[Tensor]) -> Tensor {
+    assert_eq!(grams.len(), targets.len(), "one Gram matrix per style layer");
+    grams.iter().zip(targets).map(|(g, t)| losses::gram_loss(g, t)).sum()
 }
 
 /// The metric's numbers for one image.
@@ -186,7 +191,7 @@ impl Evaluator {
         let (width, height) = photo.photo.dimensions();
         let (content_idx, _) = layer_indices();
         let photo_style: f64 = tch::no_grad(|| {
-            photo.grams.iter().zip(&painting.grams).map(|(g, t)| losses::gram_loss(g, t)).sum::<Tensor>().double_value(&[])
+            gram_loss_sum(&photo.grams, &painting.grams).double_value(&[])
         });
         let painting_content: f64 = tch::no_grad(|| {
             let resized = to_tensor(&imageio::resize(&painting.painting, width, height), device);
