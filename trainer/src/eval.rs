@@ -90,6 +90,14 @@ pub fn gram_loss_sum(grams: &[Tensor], targets: &[Tensor]) -> Tensor {
     grams.iter().zip(targets).map(|(g, t)| losses::gram_loss(g, t)).sum()
 }
 
+/// The style loss of each style layer ([`STYLE_LAYERS`] order) of Gram matrices against
+/// targets: the terms [`gram_loss_sum`] adds up.
+pub fn gram_losses(grams: &[Tensor], targets: &[Tensor]) -> [f64; STYLE_LAYERS.len()] {
+    assert_eq!(grams.len(), STYLE_LAYERS.len(), "one Gram matrix per style layer");
+    assert_eq!(targets.len(), STYLE_LAYERS.len(), "one target Gram matrix per style layer");
+    std::array::from_fn(|i| losses::gram_loss(&grams[i], &targets[i]).double_value(&[]))
+}
+
 /// The metric's numbers for one image.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct Scores {
@@ -97,6 +105,9 @@ pub struct Scores {
     pub content_loss: f64,
     /// Gram-matrix style loss to the painting, summed over relu1_1…relu5_1.
     pub style_loss: f64,
+    /// `style_loss` layer by layer ([`STYLE_LAYERS`] order): which scales of the
+    /// painting the image misses.
+    pub style_layer_losses: [f64; STYLE_LAYERS.len()],
     /// `style_loss` / the photo's own style loss (1 = no style, lower = more).
     pub style_ratio: f64,
     /// `content_loss` / the painting's content loss (0 = the photo's structure kept).
@@ -169,6 +180,8 @@ pub struct Evaluator {
     style_grams: Vec<Tensor>,
     /// The style loss of the unstylized photo (the denominator of `style_ratio`).
     pub photo_style_loss: f64,
+    /// `photo_style_loss` layer by layer ([`STYLE_LAYERS`] order).
+    pub photo_style_layer_losses: [f64; STYLE_LAYERS.len()],
     /// The content loss of the painting resized to the photo (the denominator of
     /// `content_ratio`).
     pub painting_content_loss: f64,
@@ -190,9 +203,8 @@ impl Evaluator {
     pub fn from_refs(vgg: Vgg19, photo: &PhotoRef, painting: &PaintingRef, device: Device) -> anyhow::Result<Self> {
         let (width, height) = photo.photo.dimensions();
         let (content_idx, _) = layer_indices();
-        let photo_style: f64 = tch::no_grad(|| {
-            gram_loss_sum(&photo.grams, &painting.grams).double_value(&[])
-        });
+        let photo_style_layers = tch::no_grad(|| gram_losses(&photo.grams, &painting.grams));
+        let photo_style: f64 = photo_style_layers.iter().sum();
         let painting_content: f64 = tch::no_grad(|| {
             let resized = to_tensor(&imageio::resize(&painting.painting, width, height), device);
             let feats = vgg.features(&resized, &[content_idx]);
@@ -212,6 +224,7 @@ impl Evaluator {
             content_target: photo.content_target.shallow_clone(),
             style_grams: painting.grams.iter().map(Tensor::shallow_clone).collect(),
             photo_style_loss: photo_style,
+            photo_style_layer_losses: photo_style_layers,
             painting_content_loss: painting_content,
             photo: photo.photo.clone(),
         })
@@ -225,25 +238,28 @@ impl Evaluator {
         Self::new(vgg, &photo_img, &painting_img, size, device)
     }
 
-    /// (content loss, style loss) of an image already at the evaluation size.
-    fn losses(&self, img: &RgbImage) -> (f64, f64) {
+    /// (content loss, style loss of each style layer) of an image already at the
+    /// evaluation size.
+    fn losses(&self, img: &RgbImage) -> (f64, [f64; STYLE_LAYERS.len()]) {
         let (content_idx, style_idx) = layer_indices();
         let layers: Vec<usize> = std::iter::once(content_idx).chain(style_idx).collect();
         tch::no_grad(|| {
             let feats = self.vgg.features(&to_tensor(img, self.device), &layers);
             let content = losses::content_loss(&feats[0], &self.content_target).double_value(&[]);
-            let style = style_loss_sum(&feats[1..], &self.style_grams).double_value(&[]);
-            (content, style)
+            let grams: Vec<Tensor> = feats[1..].iter().map(losses::gram).collect();
+            (content, gram_losses(&grams, &self.style_grams))
         })
     }
 
     /// Scores an image (any size: it is resized to the evaluation size).
     pub fn score(&self, img: &RgbImage) -> Scores {
         let img = imageio::resize(img, self.width, self.height);
-        let (content_loss, style_loss) = self.losses(&img);
+        let (content_loss, style_layer_losses) = self.losses(&img);
+        let style_loss: f64 = style_layer_losses.iter().sum();
         Scores {
             content_loss,
             style_loss,
+            style_layer_losses,
             style_ratio: style_loss / self.photo_style_loss,
             content_ratio: content_loss / self.painting_content_loss,
             blown_out: blown_out(&img, &self.photo),

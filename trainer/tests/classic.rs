@@ -236,6 +236,19 @@ fn eval_of_the_photo_itself_is_ratio_one_and_zero() {
     let art = &v["images"][1];
     assert!((art["content_ratio"].as_f64().unwrap() - 1.0).abs() < 1e-6, "{art}");
     assert!(art["style_ratio"].as_f64().unwrap() < 0.5, "{art}");
+    // Layer by layer: five terms that add up to the totals; the photo's are its own.
+    let layers = |v: &serde_json::Value| -> Vec<f64> { v.as_array().expect("five losses").iter().map(|x| x.as_f64().unwrap()).collect() };
+    assert_eq!(v["style_layers"].as_array().map(|a| a.len()), Some(5), "{v}");
+    let photo_layers = layers(&v["photo_style_layer_losses"]);
+    for (img, total) in [(me, me["style_loss"].as_f64().unwrap()), (art, art["style_loss"].as_f64().unwrap())] {
+        let l = layers(&img["style_layer_losses"]);
+        assert_eq!(l.len(), 5);
+        assert!((l.iter().sum::<f64>() - total).abs() <= 1e-6 * total.abs(), "{img}");
+    }
+    for (a, b) in layers(&me["style_layer_losses"]).iter().zip(&photo_layers) {
+        assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-12), "{a} vs {b}");
+    }
+    assert!((photo_layers.iter().sum::<f64>() - v["photo_style_loss"].as_f64().unwrap()).abs() <= 1e-6 * photo_layers.iter().sum::<f64>());
     // The text form shows the same numbers.
     let r = eval_cli(&["--content", s(&photo), "--style", s(&painting), "--size", "32", "--device", "cpu", s(&photo)]);
     let text = String::from_utf8_lossy(&r.stdout);
@@ -280,6 +293,11 @@ fn eval_pairs_match_single_runs_and_report_bad_lines() {
             let (a, b) = (row[key].as_f64().unwrap(), want[key].as_f64().unwrap());
             assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-6), "{key}: pairs {a} vs single {b}\n{row}\n{want}");
         }
+        for i in 0..5 {
+            let (a, b) = (row["style_layer_losses"][i].as_f64().unwrap(), want["style_layer_losses"][i].as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-6), "layer {i}: pairs {a} vs single {b}");
+        }
+        assert_eq!(row["photo_style_layer_losses"].as_array().map(|a| a.len()), Some(5), "{row}");
     }
     let bad = rows[8]["error"].as_str().expect("the missing painting's line is an error");
     assert!(bad.contains("painting") && bad.contains("missing_painting.jpg"), "{bad}");

@@ -23,7 +23,9 @@ use nst_trainer::eval::{self, Evaluator, Scores};
                   content_ratio = content loss of the image / content loss of the painting resized to the photo \
                   (0 = the photo's structure kept exactly).\n\
                   blown_out = share of pixels the image made near-white (smallest channel >= 248) where the photo \
-                  was not (smallest channel < 235)."
+                  was not (smallest channel < 235).\n\
+                  The JSON output (--json, --pairs) also gives style_layer_losses and photo_style_layer_losses: \
+                  the style losses layer by layer (relu1_1, relu2_1, relu3_1, relu4_1, relu5_1)."
 )]
 struct Cli {
     #[command(flatten)]
@@ -98,6 +100,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "width": evaluator.width,
             "height": evaluator.height,
             "photo_style_loss": evaluator.photo_style_loss,
+            "style_layers": eval::STYLE_LAYERS,
+            "photo_style_layer_losses": evaluator.photo_style_layer_losses,
             "painting_content_loss": evaluator.painting_content_loss,
             "images": images,
         });
@@ -193,6 +197,9 @@ fn score_pairs(list: &std::path::Path, vgg_path: &std::path::Path, size: u32, de
                 v["content"] = serde_json::json!(photo);
                 v["style"] = serde_json::json!(painting);
                 v["path"] = serde_json::json!(image);
+                if let Ok(e) = &current.as_ref().expect("set above").1 {
+                    v["photo_style_layer_losses"] = serde_json::json!(e.photo_style_layer_losses);
+                }
                 v
             }
             Err(e) => {
