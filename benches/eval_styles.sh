@@ -44,7 +44,7 @@ pairs="$out/pairs.tsv"
 for model in "${models[@]}"; do
     name=$(basename "$model" .onnx)
     image=$("$py" -c 'import sys, onnxruntime as ort; print(ort.InferenceSession(sys.argv[1]).get_modelmeta().custom_metadata_map.get("nst.style_image", ""))' "$model")
-    [ -n "$image" ] || image="${name%.fast}.jpg"
+    [ -n "$image" ] || { image="${name%.int8}"; image="${image%.fast}.jpg"; }
     painting="$styles/$image"
     [ -f "$painting" ] || die "$name: its painting $painting is missing (set STYLES)"
     for d in $photos; do
@@ -69,7 +69,10 @@ echo "scoring $(wc -l < "$pairs") images with nst-eval at $size px"
 import json, os, sys, statistics
 out, photo_dirs, models = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
 rows = [json.loads(l) for l in open(os.path.join(out, "scores.jsonl"))]
-def variant(name): return "fast" if name.endswith(".fast") else "full"
+def variant(name):
+    # weights/<style>.onnx is full, <style>.fast.onnx fast, <style>.fast.int8.onnx its int8 copy.
+    base = name[:-len(".int8")] if name.endswith(".int8") else name
+    return "fast" if base.endswith(".fast") else "full"
 bar = {"full": (0.30, 0.55), "fast": (0.35, 0.55)}
 table = []
 for m in models:
@@ -85,7 +88,7 @@ for m in models:
     s, c, b, n = means(mine)
     v = variant(name)
     ok = s <= bar[v][0] and c <= bar[v][1] and b <= 0.25
-    table.append((name, v, s, c, b, n, ok))
+    table.append((name, v + (", int8" if name.endswith(".int8") else ""), s, c, b, n, ok))
     print(f"{name:<34} all {s:.3f}/{c:.3f}/{b:.2f}% (n={n})   {parts}")
 print()
 print("| model | variant | style_ratio | content_ratio | blown-out | photos | meets the bar |")

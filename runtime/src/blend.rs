@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::bundled::{self, Resolved};
+use crate::bundled::{self, Precision, Resolved};
 use crate::contract::{keys, ModelInfo, Variant};
 use crate::error::{Error, Result};
 use crate::model::{SessionConfig, StyleModel};
@@ -148,17 +148,40 @@ pub fn load(spec: Option<&str>, variant: Variant, fallback: bool, config: &Sessi
 
 /// [`load`], choosing how a blend is made.
 pub fn load_by(spec: Option<&str>, variant: Variant, fallback: bool, config: &SessionConfig, by: BlendBy) -> Result<StyleModel> {
+    load_at(spec, variant, fallback, config, by, Precision::Float, false)
+}
+
+/// [`load_by`] at a precision: a bundled style runs its int8 copy where `precision` (with
+/// `auto_int8`, what [`Precision::Auto`] means for the command) says so. A blend always
+/// mixes the float networks (int8 weights with their own scales do not average), and a
+/// model file given by its path runs as it is.
+pub fn load_at(
+    spec: Option<&str>,
+    variant: Variant,
+    fallback: bool,
+    config: &SessionConfig,
+    by: BlendBy,
+    precision: Precision,
+    auto_int8: bool,
+) -> Result<StyleModel> {
     let blend = match spec {
         Some(s) => BlendSpec::parse(s)?,
         None => None,
     };
+    let one = |name: Option<&str>| -> Result<StyleModel> {
+        match bundled::resolve(name, variant, fallback)? {
+            Resolved::Bundled(style) => StyleModel::load(style.path_at(precision, auto_int8)?, config),
+            Resolved::File(path) => StyleModel::load(&path, config),
+        }
+    };
     let Some(blend) = blend else {
-        let resolved = bundled::resolve(spec, variant, fallback)?;
-        return StyleModel::load(resolved.path(), config);
+        return one(spec);
     };
     if let Some(name) = blend.single() {
-        let resolved = bundled::resolve(Some(name), variant, fallback)?;
-        return StyleModel::load(resolved.path(), config);
+        return one(Some(name));
+    }
+    if precision == Precision::Int8 {
+        tracing::warn!("a blend mixes the float networks: --precision int8 does not apply to it");
     }
     let parts = blend
         .parts

@@ -14,8 +14,10 @@ pub const OUTPUT_NAME: &str = "output";
 
 /// Version of the metadata format. Bump when the meaning of a key changes.
 /// 2: the architecture may be [`ARCH_FAST`]; hyperparameters say `family`, `output`
-/// (`clamp`: linear output clamped to 0-255, or `tanh`) and `norm`. Version-1 files (all
-/// `johnson2016` with a tanh output) still load.
+/// (`clamp`: linear output clamped to 0-255, or `tanh`) and `norm` (`instance`, `frn`,
+/// `deep`, `none`: the runtime only shows it; the graph is what runs). Version-1 files
+/// (all `johnson2016` with a tanh output) still load. Added within version 2, optional:
+/// `nst.quantization` on an int8 copy.
 pub const FORMAT_VERSION: u32 = 2;
 
 /// The full network (Johnson et al. 2016): the quality variant.
@@ -117,6 +119,9 @@ pub mod keys {
     /// Set on a blend of styles made by the runtime (never in a file nst-train writes):
     /// its recipe, `style:share,style:share`.
     pub const BLEND: &str = "nst.blend";
+    /// Set on an int8 copy of a model (`scripts/quantize_fast.py`): JSON object saying how
+    /// it was quantized and from which float model.
+    pub const QUANTIZATION: &str = "nst.quantization";
 }
 
 /// What the metadata of an nst model says about it.
@@ -139,6 +144,8 @@ pub struct ModelInfo {
     /// A blend's recipe (`style:share,...`; see [`crate::blend`]); `None` for a model
     /// of one style.
     pub blend: Option<String>,
+    /// How an int8 copy was quantized (`nst.quantization`); `None` for a float model.
+    pub quantization: Option<Value>,
 }
 
 impl ModelInfo {
@@ -166,6 +173,9 @@ impl ModelInfo {
         }
         if let Some(blend) = &self.blend {
             props.push((keys::BLEND.to_string(), blend.clone()));
+        }
+        if let Some(quantization) = &self.quantization {
+            props.push((keys::QUANTIZATION.to_string(), quantization.to_string()));
         }
         props
     }
@@ -223,6 +233,7 @@ impl ModelInfo {
         };
         let hyperparameters = json(keys::HYPERPARAMETERS)?.unwrap_or(Value::Null);
         let training = json(keys::TRAINING)?;
+        let quantization = json(keys::QUANTIZATION)?;
         let trained = match get(keys::TRAINED) {
             None | Some("true") => true,
             Some("false") => false,
@@ -242,6 +253,7 @@ impl ModelInfo {
             painting: get(keys::PAINTING).map(str::to_string),
             painting_picture: get(keys::PAINTING_PICTURE).map(str::to_string),
             blend: get(keys::BLEND).map(str::to_string),
+            quantization,
             trained,
             training,
             min_side,
@@ -264,6 +276,7 @@ mod tests {
             painting: Some("Vincent van Gogh, The Starry Night (1889)".into()),
             painting_picture: None,
             blend: None,
+            quantization: None,
             trained: true,
             training: Some(serde_json::json!({"iterations": 10})),
             min_side: 16,

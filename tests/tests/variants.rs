@@ -51,6 +51,25 @@ fn styles_lists_each_variant_with_its_speed_class() {
 }
 
 #[test]
+fn a_listing_whose_reader_stops_early_ends_quietly() {
+    // `nst styles | head -1`: the reader closes the pipe before nst writes its table.
+    let s = Scratch::new();
+    let dir = weights(&s);
+    let mut child = nst()
+        .env("NST_WEIGHTS_DIR", &dir)
+        .arg("styles")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start nst styles");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for nst styles");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{stderr}");
+}
+
+#[test]
 fn model_names_ignore_case_and_onnx_and_pick_the_variant() {
     let s = Scratch::new();
     let dir = weights(&s);
@@ -108,4 +127,82 @@ fn live_uses_the_fast_variant_by_default_and_falls_back_to_full() {
     let run = live(&["--model", "b_only"]);
     run.assert_ok();
     assert!(run.stderr.contains("no fast variant") && model_line(&run).contains("full variant"), "{}", run.stderr);
+}
+
+/// A weights folder with a bundled fast style and its int8 copy (`scripts/quantize_fast.py`),
+/// and the full-only `b_only`.
+fn int8_weights(s: &Scratch) -> std::path::PathBuf {
+    let dir = s.mkdir("weights-q");
+    let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights");
+    for f in ["udnie.fast.onnx", "udnie.fast.int8.onnx"] {
+        std::fs::copy(bundled.join(f), dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    std::fs::write(dir.join("b_only.onnx"), onnx_identity(NST_METADATA)).unwrap();
+    dir
+}
+
+#[test]
+fn int8_copies_are_listed_with_their_style_and_run_where_asked() {
+    let s = Scratch::new();
+    let dir = int8_weights(&s);
+    // Listed once, with its int8 copy; not a style of its own.
+    let run = Run::of(nst().env("NST_WEIGHTS_DIR", &dir).args(["styles", "--json"]));
+    run.assert_ok();
+    let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["b_only", "udnie"]);
+    assert!(list[1]["int8_path"].as_str().is_some_and(|p| p.ends_with("udnie.fast.int8.onnx")), "{}", list[1]);
+    assert!(list[0]["int8_path"].is_null(), "{}", list[0]);
+    let table = Run::of(nst().env("NST_WEIGHTS_DIR", &dir).arg("styles"));
+    assert!(table.stdout.contains("fast (real-time, +int8)") && table.stdout.contains("2 styles"), "{}", table.stdout);
+
+    // nst live runs the int8 copy by default, the float network with --precision float.
+    let live = |extra: &[&str]| {
+        Run::of(
+            nst()
+                .env("NST_WEIGHTS_DIR", &dir)
+                .args(["live", "--source", "test", "--resolution", "64x48", "--headless", "--frames", "3", "--ep", "cpu", "--threads", "1"])
+                .args(["--model", "udnie"])
+                .args(extra),
+        )
+    };
+    let run = live(&[]);
+    run.assert_ok();
+    assert!(model_line(&run).contains("fast variant, int8") && model_line(&run).contains("udnie.fast.int8.onnx"), "{}", run.stderr);
+    let run = live(&["--precision", "float"]);
+    run.assert_ok();
+    assert!(!model_line(&run).contains(", int8") && model_line(&run).contains("udnie.fast.onnx"), "{}", run.stderr);
+
+    // nst stylize runs the float network unless int8 is asked for; the two pictures are
+    // close (the int8 copy paints the same) but not the same (it really ran in int8).
+    let photo = s.image("photo.png", pattern(96, 64));
+    let picture = |precision: &str| {
+        let out = s.path(format!("{precision}.png"));
+        let run = Run::of(
+            nst()
+                .env("NST_WEIGHTS_DIR", &dir)
+                .args(["stylize", "--ep", "cpu", "--threads", "1", "--model", "udnie.fast", "--precision", precision])
+                .arg(&photo)
+                .arg("-o")
+                .arg(&out),
+        );
+        run.assert_ok();
+        let int8 = model_line(&run).contains(", int8");
+        (decode(&out).to_rgb8(), int8)
+    };
+    let (auto, auto_int8) = picture("auto");
+    let (float, float_int8) = picture("float");
+    let (int8, int8_int8) = picture("int8");
+    assert_eq!((auto_int8, float_int8, int8_int8), (false, false, true));
+    assert_eq!(max_abs_diff(&auto, &float), 0);
+    let diff = mean_abs_diff(&int8, &float);
+    assert!(diff > 0.1 && diff < 12.0, "int8 vs float: mean absolute difference {diff:.2} levels");
+
+    // int8 asked for by name where there is none: an error saying what to do.
+    let run = Run::of(
+        nst().env("NST_WEIGHTS_DIR", &dir).args(["stylize", "--ep", "cpu", "--model", "b_only", "--precision", "int8"]).arg(&photo).arg("-o").arg(s.path("b.png")),
+    );
+    let line = run.assert_one_error("b_only");
+    assert!(line.contains("no int8 copy") && line.contains("--precision float"), "{line}");
+    assert!(!s.path("b.png").exists());
 }

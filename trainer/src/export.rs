@@ -28,6 +28,7 @@ pub fn model_info(
         painting: painting.map(str::to_string),
         painting_picture: None,
         blend: None,
+        quantization: None,
         trained: training.is_some(),
         training,
         min_side: min_side(config.family).max(nst_runtime::contract::DEFAULT_MIN_SIDE),

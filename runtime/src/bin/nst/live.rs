@@ -86,11 +86,13 @@ fn parse_source(s: &str) -> Result<live::SourceSpec, String> {
 /// style, loaded up front so that switching styles is instant; and the blender of the
 /// `b`/`v` keys, which mixes two of them from their files.
 fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<live::Styles> {
-    let first = load_model(args, Variant::Fast)?;
+    let first = load_model(args, Variant::Fast, true)?;
     let first_name = first.info().style_name.clone();
-    let first_path = first.path().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
-    // Each stylizer's name and file (none for a blend given as --model).
-    let mut files: Vec<Option<(String, PathBuf)>> = vec![first.path().map(|p| (live::Stylizer::name(&first), p.to_path_buf()))];
+    // The float file of an int8 copy: what blends mix and what identifies the style.
+    let first_file = first.path().map(bundled::float_path);
+    let first_path = first_file.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+    // Each stylizer's name and float file (none for a blend given as --model).
+    let mut files: Vec<Option<(String, PathBuf)>> = vec![first_file.map(|p| (live::Stylizer::name(&first), p))];
     let mut models: Vec<Box<dyn live::Stylizer>> = vec![Box::new(first)];
     let config = args.hardware.session();
     if !one {
@@ -105,7 +107,15 @@ fn live_models(args: &ModelArgs, one: bool) -> anyhow::Result<live::Styles> {
             if name == first_name || Some(std::fs::canonicalize(&style.path).unwrap_or_else(|_| style.path.clone())) == first_path {
                 continue;
             }
-            match StyleModel::load(&style.path, &config) {
+            // The int8 copy runs where --precision allows it; blends mix the float files.
+            let path = match style.path_at(args.precision, true) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!("{e}; running its float network");
+                    &style.path
+                }
+            };
+            match StyleModel::load(path, &config) {
                 Ok(model) => {
                     files.push(Some((style.name.clone(), style.path.clone())));
                     models.push(Box::new(model));
@@ -175,7 +185,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
 
 /// `nst live --raw-inference`: the network alone on frames of the source.
 fn raw_inference(args: &LiveArgs) -> anyhow::Result<ExitCode> {
-    let mut model = load_model(&args.model, Variant::Fast)?;
+    let mut model = load_model(&args.model, Variant::Fast, true)?;
     let mut source = live::open_source(&args.source, args.resolution, Some(args.test_fps))?;
     let frames = args.frames.unwrap_or(30) as usize;
     let raw = live::raw_inference(source.as_mut(), &mut model, frames, args.scale.0)?;
@@ -195,30 +205,35 @@ fn raw_inference(args: &LiveArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn devices(json: bool) -> anyhow::Result<ExitCode> {
+    use std::fmt::Write;
     let cameras = live::camera::describe_all()?;
+    let mut out = String::new();
     if json {
-        println!("{}", serde_json::to_string_pretty(&cameras)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&cameras)?)?;
+        crate::common::print_out(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     if cameras.is_empty() {
-        println!("no cameras found (`nst live --source test` runs without one, and so does a video file)");
+        writeln!(out, "no cameras found (`nst live --source test` runs without one, and so does a video file)")?;
+        crate::common::print_out(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     for cam in cameras {
-        println!("camera:{}  {}  {}", cam.index, cam.name, cam.description);
+        writeln!(out, "camera:{}  {}  {}", cam.index, cam.name, cam.description)?;
         match cam.formats {
-            Ok(formats) if formats.is_empty() => println!("    no format nst can read"),
+            Ok(formats) if formats.is_empty() => writeln!(out, "    no format nst can read")?,
             Ok(formats) => {
                 let mut kinds: Vec<&str> = formats.iter().map(|f| f.0.as_str()).collect();
                 kinds.dedup();
                 for kind in kinds {
                     let sizes: Vec<String> =
                         formats.iter().filter(|f| f.0 == kind).map(|(_, w, h, fps)| format!("{w}x{h}@{fps}")).collect();
-                    println!("    {kind:<6} {}", sizes.join(", "));
+                    writeln!(out, "    {kind:<6} {}", sizes.join(", "))?;
                 }
             }
-            Err(e) => println!("    cannot read its formats: {e}"),
+            Err(e) => writeln!(out, "    cannot read its formats: {e}")?,
         }
     }
+    crate::common::print_out(&out)?;
     Ok(ExitCode::SUCCESS)
 }

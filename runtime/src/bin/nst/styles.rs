@@ -1,5 +1,6 @@
 //! `nst styles`: the bundled styles, as a table or JSON.
 
+use std::fmt::Write;
 use std::process::ExitCode;
 
 use nst_runtime::bundled;
@@ -10,6 +11,7 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
     let styles = bundled::list();
     let infos: Vec<_> = styles.iter().map(|s| StyleModel::read_info(&s.path)).collect();
     let broken = infos.iter().filter(|i| i.is_err()).count();
+    let mut out = String::new();
     if json {
         // One row per model file; a style's variants share its name.
         let rows: Vec<serde_json::Value> = styles
@@ -23,6 +25,7 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
                     "select": format!("--model {} --variant {}", s.name, s.variant),
                     "path": s.path,
                     "bytes": s.bytes,
+                    "int8_path": s.int8_path,
                     "default": s.name == bundled::DEFAULT_STYLE,
                 });
                 match info {
@@ -40,12 +43,12 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
                 row
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else if styles.is_empty() {
-        println!("no bundled styles found (looked in {})", bundled::searched());
+        writeln!(out, "no bundled styles found (looked in {})", bundled::searched())?;
     } else {
         let width = styles.iter().map(|s| s.name.len()).max().unwrap_or(0).max(4);
-        println!("{:<width$}  {:<19}  {:>7}  painting", "name", "variant", "size");
+        writeln!(out, "{:<width$}  {:<25}  {:>7}  painting", "name", "variant", "size")?;
         for (s, info) in styles.iter().zip(&infos) {
             let default = if s.name == bundled::DEFAULT_STYLE { "  (default)" } else { "" };
             let about = match info {
@@ -53,14 +56,19 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
                 Ok(i) => i.painting.clone().or_else(|| i.style_image.clone()).unwrap_or_else(|| i.style_name.clone()),
                 Err(e) => format!("unreadable: {e}"),
             };
-            let variant = format!("{} ({})", s.variant, s.variant.speed_class());
-            println!("{:<width$}  {variant:<19}  {:>4.1} MB  {about}{default}", s.name, s.bytes as f64 / 1e6);
+            let int8 = if s.int8_path.is_some() { ", +int8" } else { "" };
+            let variant = format!("{} ({}{int8})", s.variant, s.variant.speed_class());
+            writeln!(out, "{:<width$}  {variant:<25}  {:>4.1} MB  {about}{default}", s.name, s.bytes as f64 / 1e6)?;
         }
         let names = bundled::style_names(&styles);
         if let Some(dir) = bundled::weights_dir() {
             let n = names.len();
-            println!("({} in {}; pick one with --model NAME, and --variant full|fast)", count(n as u64, "style", "styles"), dir.display());
+            writeln!(out, "({} in {}; pick one with --model NAME, and --variant full|fast)", count(n as u64, "style", "styles"), dir.display())?;
+            if styles.iter().any(|s| s.int8_path.is_some()) {
+                writeln!(out, "(+int8: an int8 copy, which `nst live` runs: up to 1.7x as fast, depending on the CPU; --precision float|int8 chooses)")?;
+            }
         }
     }
+    crate::common::print_out(&out)?;
     Ok(if broken > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

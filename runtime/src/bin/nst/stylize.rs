@@ -40,7 +40,7 @@ pub fn run(args: StylizeArgs) -> anyhow::Result<ExitCode> {
     let mut done = 0usize;
     let mut no_room = false;
     if !jobs.is_empty() {
-        let mut model = load_model(&args.model, Variant::Full)?;
+        let mut model = load_model(&args.model, Variant::Full, false)?;
         let bar = if jobs.len() > 1 { ProgressBar::new(jobs.len() as u64) } else { ProgressBar::hidden() };
         bar.set_style(bar_style("{bar:30} {pos}/{len} images  {rate}  eta {eta}  {msg}"));
         signals::install();

@@ -89,7 +89,7 @@ pub fn run(args: VideoArgs) -> anyhow::Result<ExitCode> {
         }
         let model = match &mut model {
             Some(m) => m,
-            None => model.insert(load_model(&args.model, Variant::Full)?),
+            None => model.insert(load_model(&args.model, Variant::Full, false)?),
         };
         let expected = video::expected_frames(&info, &options).map(|(n, _)| n);
         let bar = expected.map_or_else(ProgressBar::no_length, ProgressBar::new);
