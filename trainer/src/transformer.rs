@@ -1,13 +1,3 @@
-//! The image transformation network of Johnson, Alahi & Fei-Fei (2016), defined once:
-//! every module has its `forward` (tch) and its `export` (ONNX) side by side.
-//!
-//! Layout: 9x9 conv in, two stride-2 3x3 convs down, residual blocks, two
-//! nearest-neighbour 2x upsamplings each followed by a 3x3 conv (no transposed
-//! convolutions, so no checkerboard), 9x9 conv out. Instance normalisation and ReLU
-//! after every conv but the last; reflection padding everywhere; output `127.5 *
-//! (tanh(y) + 1)`, so pixels stay in 0-255. Any input size works: the input is
-//! reflection-padded to a multiple of 4 and the output cropped back.
-
 //! The image transformation networks, defined once: every module has its `forward`
 //! (tch) and its `export` (ONNX) side by side. Two families:
 //!
@@ -15,7 +5,8 @@
 //!   (2016). 9x9 conv in, two stride-2 3x3 convs down, residual blocks, two
 //!   nearest-neighbour 2x upsamplings each followed by a 3x3 conv (no transposed
 //!   convolutions, so no checkerboard), 9x9 conv out; instance normalisation and ReLU
-//!   after every conv but the last; reflection padding everywhere.
+//!   after every conv but the last (or, with [`Norm::Frn`], filter response
+//!   normalisation and a thresholded linear unit); reflection padding everywhere.
 //! - **`nst_fast`** (the "fast" variant, for real time on a CPU): every conv but the last
 //!   runs at half resolution or less. A 5x5 stride-2 conv in, one more stride-2 conv to
 //!   1/4 (`downsamplings` 2; 3 goes to 1/8), residual blocks there, depth-to-space
@@ -93,6 +84,26 @@ pub enum Norm {
     Deep,
     /// No normalisation.
     None,
+    /// Filter response normalisation and a thresholded linear unit (Singh & Krishnan
+    /// 2019) after every conv: each channel divided by its root mean square over the
+    /// picture (no mean subtracted), a learned scale and shift, then `max(y, tau)` with a
+    /// learned `tau` in place of ReLU. Instance norm lets a network plant one strong spot
+    /// that sets a channel's statistics (the flat "droplet" blotches StyleGAN2 traced to
+    /// it; ReCoNet reports them gone with FRN).
+    Frn,
+}
+
+impl Norm {
+    /// The normalisation each layer gets: `deep` for the layers at 1/4 resolution and
+    /// below, `shallow` for the layers at half resolution (the fast network's choice).
+    fn layers(self) -> (Option<Norm>, Option<Norm>) {
+        match self {
+            Norm::Instance => (Some(Norm::Instance), Some(Norm::Instance)),
+            Norm::Deep => (Some(Norm::Instance), None),
+            Norm::None => (None, None),
+            Norm::Frn => (Some(Norm::Frn), Some(Norm::Frn)),
+        }
+    }
 }
 
 /// Hyperparameters of the architecture (saved in checkpoints and ONNX metadata).
@@ -150,13 +161,20 @@ impl TransformerConfig {
     }
 
     /// Whether a network of `other` has exactly the weights of one of `self` (the output
-    /// function has none; the full network has no `norm` or `downsamplings` choice).
+    /// function has none; the full network has no `downsamplings` choice, and its `norm`
+    /// is instance norm unless it says FRN).
     pub fn same_weights_as(&self, other: &TransformerConfig) -> bool {
         let key = |c: &TransformerConfig| match c.family {
-            Family::Johnson2016 => (c.family, c.base_channels, c.residual_blocks, Norm::Instance, 2),
+            Family::Johnson2016 => (c.family, c.base_channels, c.residual_blocks, c.full_norm(), 2),
             Family::Fast => (c.family, c.base_channels, c.residual_blocks, c.norm, c.downsamplings),
         };
         key(self) == key(other)
+    }
+
+    /// The normalisation of the full network: FRN when the configuration says so, instance
+    /// norm otherwise (format-1 files say nothing, or `instance`).
+    fn full_norm(&self) -> Norm {
+        if self.norm == Norm::Frn { Norm::Frn } else { Norm::Instance }
     }
 
     /// The defaults of a family.
@@ -177,6 +195,7 @@ pub fn min_side(family: Family) -> u32 {
     }
 }
 const IN_EPS: f64 = 1e-5;
+const FRN_EPS: f64 = 1e-6;
 
 /// How a conv pads its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,25 +338,93 @@ impl InstanceNorm {
     }
 }
 
-/// Conv -> optional instance norm -> optional ReLU.
+/// Filter response normalisation, and the thresholded linear unit where an activation
+/// follows ([`Norm::Frn`]).
+#[derive(Debug)]
+struct FilterResponseNorm {
+    weight: Tensor,
+    bias: Tensor,
+    /// The TLU's threshold (`max(y, tau)`), when this layer ends in an activation.
+    tau: Option<Tensor>,
+}
+
+impl FilterResponseNorm {
+    fn new(vs: nn::Path, channels: i64, tlu: bool) -> Self {
+        Self {
+            weight: vs.var("weight", &[channels], nn::Init::Const(1.0)),
+            bias: vs.var("bias", &[channels], nn::Init::Const(0.0)),
+            tau: tlu.then(|| vs.var("tau", &[channels], nn::Init::Const(0.0))),
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let per_channel = |t: &Tensor| t.view([1, -1, 1, 1]);
+        let nu2 = x.square().mean_dim(&[2i64, 3][..], true, None::<tch::Kind>);
+        let y = x * (nu2 + FRN_EPS).rsqrt() * per_channel(&self.weight) + per_channel(&self.bias);
+        match &self.tau {
+            Some(tau) => y.maximum(&per_channel(tau)),
+            None => y,
+        }
+    }
+
+    fn export(&self, g: &mut GraphBuilder, x: &str, name: &str) -> String {
+        let per_channel = |t: &Tensor| t.view([-1, 1, 1]);
+        let square = g.node("Mul", &[x, x], vec![]);
+        let nu2 = g.node("ReduceMean", &[&square], vec![("axes", Attr::Ints(vec![2, 3])), ("keepdims", Attr::Int(1))]);
+        let eps = g.const_f32(&format!("{name}_eps"), FRN_EPS as f32);
+        let nu2 = g.node("Add", &[&nu2, &eps], vec![]);
+        let rms = g.node("Sqrt", &[&nu2], vec![]);
+        let y = g.node("Div", &[x, &rms], vec![]);
+        let s = g.weight(&format!("{name}.weight"), &per_channel(&self.weight));
+        let b = g.weight(&format!("{name}.bias"), &per_channel(&self.bias));
+        let y = g.node("Mul", &[&y, &s], vec![]);
+        let y = g.node("Add", &[&y, &b], vec![]);
+        match &self.tau {
+            Some(tau) => {
+                let t = g.weight(&format!("{name}.tau"), &per_channel(tau));
+                g.node("Max", &[&y, &t], vec![])
+            }
+            None => y,
+        }
+    }
+}
+
+/// The normalisation after one conv.
+#[derive(Debug)]
+enum NormLayer {
+    Instance(InstanceNorm),
+    /// FRN, ending in the TLU where the layer has an activation (it replaces the ReLU).
+    Frn(FilterResponseNorm),
+}
+
+/// Conv -> optional normalisation -> optional activation (ReLU, or FRN's TLU).
 #[derive(Debug)]
 struct ConvNormAct {
     conv: ConvLayer,
-    norm: Option<InstanceNorm>,
+    norm: Option<NormLayer>,
     relu: bool,
 }
 
 impl ConvNormAct {
-    fn new(vs: &nn::Path, name: &str, conv: impl FnOnce(nn::Path) -> ConvLayer, cout: i64, norm: bool, relu: bool) -> Self {
+    /// `norm`: [`Norm::Instance`], [`Norm::Frn`] or `None` (the per-layer choice of
+    /// [`Norm::layers`]).
+    fn new(vs: &nn::Path, name: &str, conv: impl FnOnce(nn::Path) -> ConvLayer, cout: i64, norm: Option<Norm>, relu: bool) -> Self {
         let vs = vs / name;
-        let norm = norm.then(|| InstanceNorm::new(&vs / "norm", cout));
+        let norm = match norm {
+            Some(Norm::Frn) => Some(NormLayer::Frn(FilterResponseNorm::new(&vs / "norm", cout, relu))),
+            Some(_) => Some(NormLayer::Instance(InstanceNorm::new(&vs / "norm", cout))),
+            None => None,
+        };
+        // The TLU is the activation of an FRN layer.
+        let relu = relu && !matches!(norm, Some(NormLayer::Frn(_)));
         Self { conv: conv(&vs / "c"), norm, relu }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
         let y = self.conv.forward(x);
         let y = match &self.norm {
-            Some(n) => n.forward(&y),
+            Some(NormLayer::Instance(n)) => n.forward(&y),
+            Some(NormLayer::Frn(n)) => n.forward(&y),
             None => y,
         };
         if self.relu { y.relu() } else { y }
@@ -346,7 +433,8 @@ impl ConvNormAct {
     fn export(&self, g: &mut GraphBuilder, x: &str, name: &str) -> String {
         let y = self.conv.export(g, x, &format!("{name}.c"));
         let y = match &self.norm {
-            Some(n) => n.export(g, &y, &format!("{name}.norm")),
+            Some(NormLayer::Instance(n)) => n.export(g, &y, &format!("{name}.norm")),
+            Some(NormLayer::Frn(n)) => n.export(g, &y, &format!("{name}.norm")),
             None => y,
         };
         if self.relu { g.node("Relu", &[&y], vec![]) } else { y }
@@ -361,7 +449,7 @@ struct ResidualBlock {
 }
 
 impl ResidualBlock {
-    fn new(vs: &nn::Path, name: &str, channels: i64, pad: Pad, norm: bool) -> Self {
+    fn new(vs: &nn::Path, name: &str, channels: i64, pad: Pad, norm: Option<Norm>) -> Self {
         let vs = vs / name;
         let conv = |p: nn::Path| ConvLayer::new(p, channels, channels, 3, 1, pad);
         Self { a: ConvNormAct::new(&vs, "a", conv, channels, norm, true), b: ConvNormAct::new(&vs, "b", conv, channels, norm, false) }
@@ -395,29 +483,25 @@ impl TransformerNet {
         let r = config.residual_blocks;
         match config.family {
             Family::Johnson2016 => {
-                // Format-1 behaviour: instance norm everywhere (the `norm` field is
-                // the fast family's).
+                // Instance norm everywhere (format 1), or FRN everywhere.
+                let n = Some(config.full_norm());
                 let p = Pad::Reflect;
                 let conv = |cin, cout, k, s| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, k, s, p);
                 let up = |cin, cout| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, 3, 1, p).upsampled(2);
                 let down = vec![
-                    ConvNormAct::new(vs, "down1", conv(3, c, 9, 1), c, true, true),
-                    ConvNormAct::new(vs, "down2", conv(c, 2 * c, 3, 2), 2 * c, true, true),
-                    ConvNormAct::new(vs, "down3", conv(2 * c, 4 * c, 3, 2), 4 * c, true, true),
+                    ConvNormAct::new(vs, "down1", conv(3, c, 9, 1), c, n, true),
+                    ConvNormAct::new(vs, "down2", conv(c, 2 * c, 3, 2), 2 * c, n, true),
+                    ConvNormAct::new(vs, "down3", conv(2 * c, 4 * c, 3, 2), 4 * c, n, true),
                 ];
-                let residual = (0..r).map(|i| ResidualBlock::new(vs, &format!("res{}", i + 1), 4 * c, p, true)).collect();
-                let up = vec![ConvNormAct::new(vs, "up1", up(4 * c, 2 * c), 2 * c, true, true), ConvNormAct::new(vs, "up2", up(2 * c, c), c, true, true)];
+                let residual = (0..r).map(|i| ResidualBlock::new(vs, &format!("res{}", i + 1), 4 * c, p, n)).collect();
+                let up = vec![ConvNormAct::new(vs, "up1", up(4 * c, 2 * c), 2 * c, n, true), ConvNormAct::new(vs, "up2", up(2 * c, c), c, n, true)];
                 let out = vec![(ConvLayer::new(vs / "out", c, 3, 9, 1, p), "out")];
                 Self { config, down, residual, up, out }
             }
             Family::Fast => {
                 let p = Pad::Zero;
                 // Which layers normalise: `shallow` ones run at half resolution.
-                let (deep, shallow) = match config.norm {
-                    Norm::Instance => (true, true),
-                    Norm::Deep => (true, false),
-                    Norm::None => (false, false),
-                };
+                let (deep, shallow) = config.norm.layers();
                 let conv = |cin, cout, k, s| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, k, s, p);
                 let up = |cin, cout| move |vs: nn::Path| ConvLayer::new(vs, cin, cout * 4, 3, 1, p).shuffled(2);
                 // `downsamplings` stride-2 convs (2: bottleneck at 1/4, 3: at 1/8), each

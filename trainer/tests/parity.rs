@@ -76,6 +76,30 @@ fn full_network_onnx_matches_libtorch_at_odd_and_non_square_sizes() {
 }
 
 #[test]
+fn networks_with_filter_response_norm_match_libtorch() {
+    let full = TransformerConfig { base_channels: 8, residual_blocks: 2, norm: Norm::Frn, ..TransformerConfig::full() };
+    check_parity(full, 17, &[(64, 64), (57, 41), (8, 8)]);
+    let fast = TransformerConfig { norm: Norm::Frn, ..TransformerConfig::fast() };
+    check_parity(fast, 19, &[(64, 48), (17, 23)]);
+}
+
+#[test]
+fn an_frn_network_has_the_tlu_thresholds_and_no_instance_norm() {
+    // A full network with FRN is a different network: its weights cannot start from an
+    // instance-norm one, and the export holds no InstanceNormalization.
+    let frn = TransformerConfig { norm: Norm::Frn, ..TransformerConfig::full() };
+    assert!(!frn.same_weights_as(&TransformerConfig::full()));
+    assert!(TransformerConfig::full().same_weights_as(&TransformerConfig { norm: Norm::Instance, ..TransformerConfig::full() }));
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let net = TransformerNet::new(&vs.root(), TransformerConfig { base_channels: 4, residual_blocks: 1, ..frn });
+    let names: Vec<String> = vs.variables().into_keys().collect();
+    // down1-3, up1-2 and the residual block's first conv end in a TLU; its second has none.
+    assert_eq!(names.iter().filter(|n| n.ends_with(".tau")).count(), 6, "{names:?}");
+    let onnx = String::from_utf8_lossy(&net.to_onnx(vec![])).into_owned();
+    assert!(!onnx.contains("InstanceNormalization") && onnx.contains("ReduceMean"));
+}
+
+#[test]
 fn format_1_tanh_output_still_exports_and_matches() {
     let config = TransformerConfig { base_channels: 8, residual_blocks: 1, output: Output::Tanh, ..TransformerConfig::full() };
     check_parity(config, 3, &[(64, 48), (33, 41)]);

@@ -177,8 +177,9 @@ struct NetworkArgs {
     /// fast].
     #[arg(long)]
     residual_blocks: Option<usize>,
-    /// Normalisation of the fast network: instance (every layer), deep (1/4 resolution
-    /// and below) or none [default: instance]. The full network always uses instance norm.
+    /// Normalisation: instance (every layer), frn (filter response normalisation with a
+    /// thresholded linear unit, every layer), and for the fast network also deep
+    /// (instance norm at 1/4 resolution and below) or none [default: instance].
     #[arg(long, value_enum)]
     norm: Option<Norm>,
     /// Stride-2 convs of the fast network: 2 (bottleneck at 1/4 resolution) or 3 (at 1/8)
@@ -194,8 +195,9 @@ struct NetworkArgs {
 impl NetworkArgs {
     fn config(&self) -> anyhow::Result<TransformerConfig> {
         let d = TransformerConfig::of(self.variant);
-        if self.norm.is_some() && self.variant == Family::Johnson2016 {
-            bail!("--norm applies to --variant fast; the full network always uses instance normalisation");
+        if let (Some(norm @ (Norm::Deep | Norm::None)), Family::Johnson2016) = (self.norm, self.variant) {
+            let name = if norm == Norm::Deep { "deep" } else { "none" };
+            bail!("--norm {name} applies to --variant fast; the full network takes --norm instance or --norm frn");
         }
         let config = TransformerConfig {
             family: self.variant,
