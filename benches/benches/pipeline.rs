@@ -12,6 +12,7 @@ use image::RgbImage;
 use nst_runtime::color;
 use nst_runtime::ep::Provider;
 use nst_runtime::imageio;
+use nst_runtime::live::source::TestPattern;
 use nst_runtime::model::{SessionConfig, StyleModel};
 
 /// The workspace root (benches/..).
@@ -55,6 +56,8 @@ fn preprocess(c: &mut Criterion) {
     let large = test_image(1024, 768);
     let mut g = c.benchmark_group("preprocess");
     g.bench_function("to_chw/640x480", |b| b.iter(|| imageio::to_chw(black_box(&photo))));
+    // `nst live --source test`'s frame: drawn on the inference thread, like a camera frame's conversion.
+    g.bench_function("test_pattern/640x480", |b| b.iter(|| TestPattern::render(640, 480, black_box(17))));
     g.bench_function("resize/1024x768->640x480", |b| {
         b.iter(|| {
             let (w, h) = imageio::fit_size(1024, 768, 640);

@@ -15,7 +15,7 @@ pub const OUTPUT_NAME: &str = "output";
 /// Version of the metadata format. Bump when the meaning of a key changes.
 /// 2: the architecture may be [`ARCH_FAST`]; hyperparameters say `family`, `output`
 /// (`clamp`: linear output clamped to 0-255, or `tanh`) and `norm` (`instance`, `frn`,
-/// `deep`, `none`: the runtime only shows it; the graph is what runs). Version-1 files
+/// `below_full`, `deep`, `none`: the runtime only shows it; the graph is what runs). Version-1 files
 /// (all `johnson2016` with a tanh output) still load. Added within version 2, optional:
 /// `nst.quantization` on an int8 copy.
 pub const FORMAT_VERSION: u32 = 2;

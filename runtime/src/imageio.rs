@@ -404,13 +404,20 @@ pub fn to_chw(img: &RgbImage) -> Vec<f32> {
     let mut out = vec![0f32; 3 * plane];
     let (r, rest) = out.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
-    // Zipped iterators without indexing: no bounds checks, so the loop vectorises.
-    for (((px, r), g), b) in img.as_raw().chunks_exact(3).zip(r).zip(g).zip(b) {
+    deinterleave(img.as_raw(), r, g, b);
+    out
+}
+
+/// Interleaved RGB bytes to three float planes. Zipped iterators without indexing: no
+/// bounds checks, so the loop vectorises (with AVX2 where the CPU has it: `nst live` runs
+/// this on every frame).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn deinterleave(rgb: &[u8], r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
+    for (((px, r), g), b) in rgb.chunks_exact(3).zip(r).zip(g).zip(b) {
         *r = px[0] as f32;
         *g = px[1] as f32;
         *b = px[2] as f32;
     }
-    out
 }
 
 /// The `w`x`h` region of `img` at (`x0`, `y0`), grown to `pw`x`ph` (at least `w`x`h`) by
@@ -426,20 +433,38 @@ pub fn from_chw(data: &[f32], w: u32, h: u32) -> RgbImage {
     let (r, rest) = data.split_at(plane);
     let (g, b) = rest.split_at(plane);
     let mut raw = vec![0u8; 3 * plane];
-    for (((px, r), g), b) in raw.chunks_exact_mut(3).zip(r).zip(g).zip(b) {
+    interleave(r, g, b, &mut raw);
+    RgbImage::from_raw(w, h, raw).expect("buffer size checked above")
+}
+
+/// Three float planes to interleaved RGB bytes ([`to_u8`] each), vectorised like
+/// [`deinterleave`].
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn interleave(r: &[f32], g: &[f32], b: &[f32], rgb: &mut [u8]) {
+    for (((px, r), g), b) in rgb.chunks_exact_mut(3).zip(r).zip(g).zip(b) {
         px[0] = to_u8(*r);
         px[1] = to_u8(*g);
         px[2] = to_u8(*b);
     }
-    RgbImage::from_raw(w, h, raw).expect("buffer size checked above")
 }
 
-/// A 0-255 float as a byte: rounded half up, clamped (NaN gives 0). Written without
-/// `f32::round` (a libm call that stops the conversion loops from vectorising).
-#[inline]
+/// A 0-255 float as a byte: rounded half up, clamped (NaN gives 0). Written so that the
+/// conversion loops vectorise: no `f32::round` (a libm call), no `f32::clamp` (its NaN
+/// rule), and no saturating `as u8` (a branch per value): the clamped value is in
+/// 0.5..=255.5, where the unchecked conversion is exact.
+#[inline(always)]
 pub fn to_u8(v: f32) -> u8 {
-    // `as` saturates and truncates toward zero: after the clamp that is floor(v + 0.5).
-    (v.clamp(0.0, 255.0) + 0.5) as u8
+    let clamped = if v > 0.0 {
+        if v < 255.0 {
+            v
+        } else {
+            255.0
+        }
+    } else {
+        0.0 // also NaN
+    };
+    // SAFETY: `clamped + 0.5` is finite and within 0.5..=255.5, so it fits an i32.
+    unsafe { (clamped + 0.5).to_int_unchecked::<i32>() as u8 }
 }
 
 /// Decodes an image held in memory (a camera's MJPEG frame, say) to RGB, with the
@@ -533,6 +558,39 @@ mod tests {
     fn from_chw_clamps_and_rounds() {
         let img = from_chw(&[-20.0, 300.0, 127.6], 1, 1);
         assert_eq!(img.get_pixel(0, 0).0, [0, 255, 128]);
+    }
+
+    #[test]
+    fn conversion_to_bytes_rounds_half_up_and_clamps_everything_in_the_vector_path_too() {
+        let special = [
+            (-0.0, 0),
+            (0.49, 0),
+            (0.5, 1),
+            (127.5, 128),
+            (254.49, 254),
+            (254.5, 255),
+            (255.0, 255),
+            (255.6, 255),
+            (1e9, 255),
+            (-1e9, 0),
+            (f32::INFINITY, 255),
+            (f32::NEG_INFINITY, 0),
+            (f32::NAN, 0),
+        ];
+        for (v, want) in special {
+            assert_eq!(to_u8(v), want, "to_u8({v})");
+        }
+        // 100 pixels (long enough for the vectorised loop and its tail): every value of
+        // every plane, against the scalar rule.
+        let (w, h) = (25u32, 4u32);
+        let n = (w * h) as usize;
+        let values: Vec<f32> = (0..3 * n).map(|i| special[i % special.len()].0).collect();
+        let img = from_chw(&values, w, h);
+        for (i, px) in img.pixels().enumerate() {
+            for c in 0..3 {
+                assert_eq!(px.0[c], special[(c * n + i) % special.len()].1, "pixel {i}, channel {c}");
+            }
+        }
     }
 
     #[test]

@@ -202,6 +202,19 @@ impl StyleModel {
     }
 
     fn run_chw_own(&mut self, chw: Vec<f32>, w: u32, h: u32, options: Option<&RunOptions>) -> Result<Vec<f32>> {
+        self.run_chw_then(chw, w, h, options, <[f32]>::to_vec)
+    }
+
+    /// Runs this model's own network and hands its output, still in ONNX Runtime's
+    /// buffer, to `then` (no copy of the output tensor where `then` converts it anyway).
+    fn run_chw_then<T>(
+        &mut self,
+        chw: Vec<f32>,
+        w: u32,
+        h: u32,
+        options: Option<&RunOptions>,
+        then: impl FnOnce(&[f32]) -> T,
+    ) -> Result<T> {
         let input = Tensor::from_array((vec![1i64, 3, h as i64, w as i64], chw)).map_err(|e| Error::Inference(e.to_string()))?;
         let inputs = ort::inputs![INPUT_NAME => input];
         let outputs = match options {
@@ -220,7 +233,7 @@ impl StyleModel {
                 self.label(),
             )));
         }
-        Ok(data.to_vec())
+        Ok(then(data))
     }
 
     /// How large pictures are cut into tiles (see [`crate::tiling`]).
@@ -303,8 +316,7 @@ impl StyleModel {
         let min = self.info.min_side;
         let (pw, ph) = (w.max(min), h.max(min));
         let chw = if (pw, ph) != (w, h) { imageio::to_chw(&imageio::edge_padded(img, 0, 0, w, h, pw, ph)) } else { imageio::to_chw(img) };
-        let out = self.run_chw_own(chw, pw, ph, options)?;
-        let out = imageio::from_chw(&out, pw, ph);
+        let out = self.run_chw_then(chw, pw, ph, options, |out| imageio::from_chw(out, pw, ph))?;
         if (pw, ph) == (w, h) {
             Ok(out)
         } else {
