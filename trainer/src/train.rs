@@ -323,7 +323,7 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
                 let file = if path.is_dir() { checkpoint::in_run(path) } else { path.clone() };
                 let ckpt = checkpoint::load_init(path).context("--init-from")?;
                 // The output function has no weights: a tanh model can start a clamp one.
-                if !ckpt.meta.settings.model.same_weights_as(&settings.model) {
+                if !settings.model.can_start_from(&ckpt.meta.settings.model) {
                     bail!(
                         "{}: --init-from needs a checkpoint of the same network size; it has {:?}, this run {:?}",
                         file.display(),

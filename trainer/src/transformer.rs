@@ -6,7 +6,8 @@
 //!   nearest-neighbour 2x upsamplings each followed by a 3x3 conv (no transposed
 //!   convolutions, so no checkerboard), 9x9 conv out; instance normalisation and ReLU
 //!   after every conv but the last (or, with [`Norm::Frn`], filter response
-//!   normalisation and a thresholded linear unit); reflection padding everywhere.
+//!   normalisation and a thresholded linear unit; with [`Norm::BelowFull`], none on the
+//!   two full-resolution layers); reflection padding everywhere.
 //! - **`nst_fast`** (the "fast" variant, for real time on a CPU): every conv but the last
 //!   runs at half resolution or less. A 5x5 stride-2 conv in, one more stride-2 conv to
 //!   1/4 (`downsamplings` 2; 3 goes to 1/8), residual blocks there, depth-to-space
@@ -91,6 +92,11 @@ pub enum Norm {
     /// that sets a channel's statistics (the flat "droplet" blotches StyleGAN2 traced to
     /// it; ReCoNet reports them gone with FRN).
     Frn,
+    /// Instance normalisation on every layer below full resolution, none on the full
+    /// network's two full-resolution layers (its 9x9 conv in and its last upsampling
+    /// conv): the fast network has no normalised layer at full resolution and no droplets,
+    /// the full one with instance norm there paints them. The full network only.
+    BelowFull,
 }
 
 impl Norm {
@@ -102,6 +108,8 @@ impl Norm {
             Norm::Deep => (Some(Norm::Instance), None),
             Norm::None => (None, None),
             Norm::Frn => (Some(Norm::Frn), Some(Norm::Frn)),
+            // The fast network has no normalised layer at full resolution.
+            Norm::BelowFull => (Some(Norm::Instance), Some(Norm::Instance)),
         }
     }
 }
@@ -171,10 +179,24 @@ impl TransformerConfig {
         key(self) == key(other)
     }
 
-    /// The normalisation of the full network: FRN when the configuration says so, instance
-    /// norm otherwise (format-1 files say nothing, or `instance`).
+    /// The normalisation of the full network: FRN or instance norm below full resolution
+    /// when the configuration says so, instance norm otherwise (format-1 files say
+    /// nothing, or `instance`).
     fn full_norm(&self) -> Norm {
-        if self.norm == Norm::Frn { Norm::Frn } else { Norm::Instance }
+        match self.norm {
+            Norm::Frn | Norm::BelowFull => self.norm,
+            _ => Norm::Instance,
+        }
+    }
+
+    /// Whether a run of `self` can start from the weights of a network of `other`: the same
+    /// weights, or (a full network with no normalisation at full resolution) a subset of
+    /// them, the full-resolution layers' instance-norm weights left behind.
+    pub fn can_start_from(&self, other: &TransformerConfig) -> bool {
+        self.same_weights_as(other)
+            || (self.family == Family::Johnson2016
+                && self.full_norm() == Norm::BelowFull
+                && other.same_weights_as(&TransformerConfig { norm: Norm::Instance, ..*self }))
     }
 
     /// The defaults of a family.
@@ -483,18 +505,22 @@ impl TransformerNet {
         let r = config.residual_blocks;
         match config.family {
             Family::Johnson2016 => {
-                // Instance norm everywhere (format 1), or FRN everywhere.
-                let n = Some(config.full_norm());
+                // Instance norm everywhere (format 1), or FRN everywhere, or instance norm
+                // everywhere but at full resolution (`top`).
+                let (n, top) = match config.full_norm() {
+                    Norm::BelowFull => (Some(Norm::Instance), None),
+                    norm => (Some(norm), Some(norm)),
+                };
                 let p = Pad::Reflect;
                 let conv = |cin, cout, k, s| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, k, s, p);
                 let up = |cin, cout| move |vs: nn::Path| ConvLayer::new(vs, cin, cout, 3, 1, p).upsampled(2);
                 let down = vec![
-                    ConvNormAct::new(vs, "down1", conv(3, c, 9, 1), c, n, true),
+                    ConvNormAct::new(vs, "down1", conv(3, c, 9, 1), c, top, true),
                     ConvNormAct::new(vs, "down2", conv(c, 2 * c, 3, 2), 2 * c, n, true),
                     ConvNormAct::new(vs, "down3", conv(2 * c, 4 * c, 3, 2), 4 * c, n, true),
                 ];
                 let residual = (0..r).map(|i| ResidualBlock::new(vs, &format!("res{}", i + 1), 4 * c, p, n)).collect();
-                let up = vec![ConvNormAct::new(vs, "up1", up(4 * c, 2 * c), 2 * c, n, true), ConvNormAct::new(vs, "up2", up(2 * c, c), c, n, true)];
+                let up = vec![ConvNormAct::new(vs, "up1", up(4 * c, 2 * c), 2 * c, n, true), ConvNormAct::new(vs, "up2", up(2 * c, c), c, top, true)];
                 let out = vec![(ConvLayer::new(vs / "out", c, 3, 9, 1, p), "out")];
                 Self { config, down, residual, up, out }
             }

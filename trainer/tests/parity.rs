@@ -100,6 +100,29 @@ fn an_frn_network_has_the_tlu_thresholds_and_no_instance_norm() {
 }
 
 #[test]
+fn a_full_network_without_norm_at_full_resolution_matches_libtorch_and_starts_from_an_instance_norm_one() {
+    let below = TransformerConfig { base_channels: 8, residual_blocks: 2, norm: Norm::BelowFull, ..TransformerConfig::full() };
+    check_parity(below, 23, &[(64, 64), (57, 41), (8, 8)]);
+    // Its weights are the instance-norm network's minus the norms of down1 and up2.
+    let names = |config| {
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        let _net = TransformerNet::new(&vs.root(), config);
+        let mut names: Vec<String> = vs.variables().into_keys().collect();
+        names.sort();
+        names
+    };
+    let instance = TransformerConfig { norm: Norm::Instance, ..below };
+    let (mine, theirs) = (names(below), names(instance));
+    let dropped: Vec<&String> = theirs.iter().filter(|n| !mine.contains(n)).collect();
+    assert!(mine.iter().all(|n| theirs.contains(n)), "{mine:?}");
+    assert_eq!(dropped.len(), 4, "the affine weights of two instance norms: {dropped:?}");
+    assert!(dropped.iter().all(|n| n.starts_with("down1.norm") || n.starts_with("up2.norm")), "{dropped:?}");
+    assert!(below.can_start_from(&instance) && !instance.can_start_from(&below));
+    assert!(!below.same_weights_as(&instance));
+    assert!(!below.can_start_from(&TransformerConfig { residual_blocks: 3, ..instance }));
+}
+
+#[test]
 fn format_1_tanh_output_still_exports_and_matches() {
     let config = TransformerConfig { base_channels: 8, residual_blocks: 1, output: Output::Tanh, ..TransformerConfig::full() };
     check_parity(config, 3, &[(64, 48), (33, 41)]);

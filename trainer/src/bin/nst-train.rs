@@ -178,8 +178,10 @@ struct NetworkArgs {
     #[arg(long)]
     residual_blocks: Option<usize>,
     /// Normalisation: instance (every layer), frn (filter response normalisation with a
-    /// thresholded linear unit, every layer), and for the fast network also deep
-    /// (instance norm at 1/4 resolution and below) or none [default: instance].
+    /// thresholded linear unit, every layer), for the full network also below-full
+    /// (instance norm on every layer but the two at full resolution; can start from an
+    /// instance-norm model), and for the fast network also deep (instance norm at 1/4
+    /// resolution and below) or none [default: instance].
     #[arg(long, value_enum)]
     norm: Option<Norm>,
     /// Stride-2 convs of the fast network: 2 (bottleneck at 1/4 resolution) or 3 (at 1/8)
@@ -195,9 +197,15 @@ struct NetworkArgs {
 impl NetworkArgs {
     fn config(&self) -> anyhow::Result<TransformerConfig> {
         let d = TransformerConfig::of(self.variant);
-        if let (Some(norm @ (Norm::Deep | Norm::None)), Family::Johnson2016) = (self.norm, self.variant) {
-            let name = if norm == Norm::Deep { "deep" } else { "none" };
-            bail!("--norm {name} applies to --variant fast; the full network takes --norm instance or --norm frn");
+        match (self.norm, self.variant) {
+            (Some(norm @ (Norm::Deep | Norm::None)), Family::Johnson2016) => {
+                let name = if norm == Norm::Deep { "deep" } else { "none" };
+                bail!("--norm {name} applies to --variant fast; the full network takes --norm instance, frn or below-full");
+            }
+            (Some(Norm::BelowFull), Family::Fast) => {
+                bail!("--norm below-full applies to --variant full (the fast network has no normalised layer at full resolution)")
+            }
+            _ => {}
         }
         let config = TransformerConfig {
             family: self.variant,
