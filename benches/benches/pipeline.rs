@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the nst pipeline on the CPU: pre-processing, post-processing
-//! and inference. Images are made in code; the model is `weights/untrained.onnx`, or a
-//! fresh untrained network from `nst-train init` when that file is missing.
+//! and inference. Images are made in code; the models are the default style's bundled
+//! files (full, fast and the fast model's int8 copy), or a fresh untrained network from
+//! `nst-train init` where a float file is missing.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -82,8 +83,18 @@ fn inference(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| fail(format!("cannot make a temporary folder: {e}")));
     // Two inference threads, as on the 2-core machine the targets are set for.
     let config = SessionConfig { provider: Provider::Cpu, threads: Some(2), tiling: None };
-    for variant in ["full", "fast"] {
-        let path = model_path(tmp.path(), variant);
+    for variant in ["full", "fast", "fast-int8"] {
+        let path = if variant == "fast-int8" {
+            // The bundled int8 copy (scripts/quantize_fast.py); there is no untrained one.
+            let path = Path::new(ROOT).join("weights/vg_starry_night.fast.int8.onnx");
+            if !path.is_file() {
+                eprintln!("skipping inference/cpu/fast-int8: {} is missing", path.display());
+                continue;
+            }
+            path
+        } else {
+            model_path(tmp.path(), variant)
+        };
         let mut model = StyleModel::load(&path, &config).unwrap_or_else(|e| fail(e.to_string()));
         let mut g = c.benchmark_group(format!("inference/cpu/{variant}"));
         // Runs take from tens of milliseconds to seconds: a fixed number of runs per sample.
