@@ -58,8 +58,13 @@ fn check_parity(config: TransformerConfig, seed: i64, sizes: &[(u32, u32)]) {
         assert_eq!(onnx.len(), torch.len());
         let max_diff = onnx.iter().zip(&torch).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         // Without normalisation a random network's activations grow into the thousands, and
-        // float rounding with them; a wiring mistake would still differ by tens of levels.
-        let tolerance = if config.family == Family::Fast && config.norm == Norm::None { 0.5 } else { 1e-2 };
+        // float rounding with them (and with the convolution algorithm libtorch picks for the
+        // threads it has); a wiring mistake would still differ by tens of levels.
+        let tolerance = match (config.family, config.norm) {
+            (Family::Fast, Norm::None) => 0.5,
+            (_, Norm::BelowFull) => 0.1,
+            _ => 1e-2,
+        };
         assert!(max_diff <= tolerance, "{config:?} {w}x{h}: ONNX Runtime and libtorch differ by up to {max_diff}");
         // The comparison means something only if the output is not flat.
         let (min, max) = torch.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));

@@ -168,21 +168,25 @@ impl TestPattern {
         Ok(Self { width, height, rate, frame: 0, pacer: Pacer::new(rate) })
     }
 
-    /// Frame `n` of a `w`x`h` pattern: a colour wave scrolling under a checkerboard and a
-    /// bouncing disc. Cheap (about a third of a millisecond at 640x480): it runs on the
-    /// inference thread for every frame, where a camera's frame would be converted, so it
-    /// is written as per-column tables and a row loop that vectorises, with the disc drawn
-    /// over its own box afterwards.
-    pub fn render(w: u32, h: u32, n: u64) -> RgbImage {
+    /// The disc of frame `n`: its centre and radius (it bounces between the edges).
+    fn disc(w: u32, h: u32, n: u64) -> (f32, f32, f32) {
         let t = n as f32;
-        // The disc bounces between the edges.
         let radius = (w.min(h) as f32 * 0.12).max(2.0);
         let bounce = |pos: f32, span: f32| {
             let span = (span - 2.0 * radius).max(1.0);
             let p = pos % (2.0 * span);
             radius + if p < span { p } else { 2.0 * span - p }
         };
-        let (cx, cy) = (bounce(t * 7.0, w as f32), bounce(t * 5.0 + h as f32 * 0.3, h as f32));
+        (bounce(t * 7.0, w as f32), bounce(t * 5.0 + h as f32 * 0.3, h as f32), radius)
+    }
+
+    /// Frame `n` of a `w`x`h` pattern: a colour wave scrolling under a checkerboard and a
+    /// bouncing disc. Cheap (about a third of a millisecond at 640x480): it runs on the
+    /// inference thread for every frame, where a camera's frame would be converted, so it
+    /// is written as per-column tables and a row loop that vectorises, with the disc drawn
+    /// over its own box afterwards.
+    pub fn render(w: u32, h: u32, n: u64) -> RgbImage {
+        let (cx, cy, radius) = Self::disc(w, h, n);
         let shift = (n % w.max(1) as u64) as u32 * 4;
         // Per column: the scrolling wave's red (without and with the checker's 28), the
         // blue's weight, and which checker column it is in.
@@ -428,17 +432,10 @@ mod tests {
         assert!(distinct.len() > 50, "the pattern should not be flat");
     }
 
-    /// The pattern as first written, pixel by pixel: the fast [`TestPattern::render`] must
-    /// draw exactly this.
+    /// The pattern as first written, pixel by pixel (the disc's path aside): the fast
+    /// [`TestPattern::render`] must draw exactly this.
     fn reference_render(w: u32, h: u32, n: u64) -> RgbImage {
-        let t = n as f32;
-        let radius = (w.min(h) as f32 * 0.12).max(2.0);
-        let bounce = |pos: f32, span: f32| {
-            let span = (span - 2.0 * radius).max(1.0);
-            let p = pos % (2.0 * span);
-            radius + if p < span { p } else { 2.0 * span - p }
-        };
-        let (cx, cy) = (bounce(t * 7.0, w as f32), bounce(t * 5.0 + h as f32 * 0.3, h as f32));
+        let (cx, cy, radius) = TestPattern::disc(w, h, n);
         let shift = (n % w.max(1) as u64) as u32 * 4;
         RgbImage::from_fn(w, h, |x, y| {
             let d2 = (x as f32 - cx) * (x as f32 - cx) + (y as f32 - cy) * (y as f32 - cy);
