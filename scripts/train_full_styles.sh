@@ -19,7 +19,8 @@
 # weights/candidates/full/vg_starry_night.onnx, which every style may start from instead:
 # they still share the start, and a new machine need not train it again), OUT (where the
 # models go, default weights/: point it elsewhere to measure them with
-# benches/eval_styles.sh before they replace the bundled ones).
+# benches/eval_styles.sh before they replace the bundled ones), PLAN (the stages for every
+# style named, in place of the table below: PLAN="800:2:1000").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/training.sh
@@ -54,4 +55,7 @@ declare -A stages=(
 )
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=("${all_styles[@]}")
+if [ -n "${PLAN:-}" ]; then
+  for style in "${styles[@]}"; do stages[$style]=$PLAN; done
+fi
 train_stages full "" "500:2:1000" "${styles[@]}"
