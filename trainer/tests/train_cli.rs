@@ -233,16 +233,30 @@ fn ctrl_c_leaves_a_checkpoint_and_resume_continues() {
     let stopped_at = losses(&csv).last().unwrap().0;
 
     let target = stopped_at + 3;
-    let out = Command::new(BIN)
-        .args(["--resume", "--checkpoint-dir", f.path("run").to_str().unwrap(), "--iterations", &target.to_string(), "--threads", "1"])
-        .output()
-        .unwrap();
+    let resume = |iterations: u64, extra: &[&str]| {
+        Command::new(BIN)
+            .args(["--resume", "--checkpoint-dir", f.path("run").to_str().unwrap(), "--iterations", &iterations.to_string(), "--threads", "1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = resume(target, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains(&format!("resuming from iteration {stopped_at}")), "{}", stderr(&out));
     let log = losses(&csv);
     assert_eq!(log.last().unwrap().0, target, "the loss log continues where the run stopped");
     assert!(f.path("model.onnx").is_file());
     no_temp_files(&f.path("run"));
+
+    // Extended again with -o: the model goes where it is asked, the first one is left as it was.
+    let first = std::fs::read(f.path("model.onnx")).unwrap();
+    let out = resume(target + 2, &["-o", f.path("longer.png").to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains("longer.png"), "{}", stderr(&out));
+    let out = resume(target + 2, &["-o", f.path("longer.onnx").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(losses(&csv).last().unwrap().0, target + 2);
+    assert!(f.path("longer.onnx").is_file());
+    assert_eq!(std::fs::read(f.path("model.onnx")).unwrap(), first, "the run's own output is untouched");
 }
 
 #[test]

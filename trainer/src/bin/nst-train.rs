@@ -80,13 +80,14 @@ struct TrainArgs {
     /// Folder of training photos (any tree of jpg/png/webp/…; COCO train2014 is the usual choice).
     #[arg(long, default_value = "datasets/train")]
     dataset: PathBuf,
-    /// Output model [default: <style name>.onnx].
+    /// Output model [default: <style name>.onnx; with --resume: the run's own].
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Run folder for checkpoints, samples and the loss log [default: runs/<style name>].
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
-    /// Continue the run in --checkpoint-dir from its last checkpoint, with its saved settings.
+    /// Continue the run in --checkpoint-dir from its last checkpoint, with its saved settings
+    /// (only --iterations and --output may change them).
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
     /// Start over in a run folder that already holds a run: its checkpoint, loss log and
@@ -298,6 +299,10 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
         settings.checkpoint_dir = dir;
         if let Some(n) = args.iterations {
             settings.iterations = n;
+        }
+        if let Some(output) = &args.output {
+            check_onnx_name(output)?;
+            settings.output = output.clone();
         }
         eprintln!("resuming from iteration {} of {} ({})", ckpt.meta.iteration, settings.iterations, path.display());
         (settings, Some(ckpt))
