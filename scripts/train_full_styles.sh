@@ -57,6 +57,7 @@ common+=(--lr "${LR:-0.0003}" --style-layers relu2_1,relu3_1,relu4_1,relu5_1)
 # and the Great Wave's bundled models came from the earlier recipe (lr 1e-3, relu1_1,
 # stages 500:2:1000 250:6:1000; their nst.training says so).
 declare -A stages=(
+  [vg_starry_night]="500:4.5:1000"
   [woman-with-hat-matisse]="800:1.5:1000 300:1:1000"
   [vg_wheat_field]="500:2.5:1000"
 )
