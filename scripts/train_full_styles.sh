@@ -5,7 +5,8 @@
 #   1. a shared start: Starry Night from random weights, 1200 iterations, content weight
 #      10, TV weight 1000;
 #   2. each style fine-tuned from it (--init-from) in stages (500 iterations at content
-#      weight 2 or 1.5; see `stages`), at learning rate 3e-4 and without relu1_1 among the
+#      weight 2 unless `stages` says otherwise; on 128- or 256-px crops, see `crop_of`),
+#      at learning rate 3e-4 and without relu1_1 among the
 #      style layers (with it, and at 1e-3, the networks hid the painting's colours in flat
 #      blotches at the corners: weights/candidates/README.md), each stage starting from the
 #      run folder of the one before; the last writes OUT/<style>.onnx.

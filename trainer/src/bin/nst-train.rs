@@ -301,7 +301,6 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
             settings.iterations = n;
         }
         if let Some(output) = &args.output {
-            check_onnx_name(output)?;
             settings.output = output.clone();
         }
         eprintln!("resuming from iteration {} of {} ({})", ckpt.meta.iteration, settings.iterations, path.display());
