@@ -17,7 +17,10 @@
 # /work/data/photos800_train), PAINTINGS (../shared/styles), BASE (the shared start's run
 # folder, trained first when it has no checkpoint; or a trained fast .onnx model),
 # BASE_ITERATIONS (1000), OUT (where the
-# models go, weights/: point it elsewhere to compare before replacing the bundled ones).
+# models go, weights/: point it elsewhere to compare before replacing the bundled ones),
+# PLAN (the stages for every style named, in place of the table below), CROP (128, or 256
+# for the fine-tuning at 256-px crops), LR and STYLE_LAYERS (nst-train's --lr and
+# --style-layers for the fine-tuning).
 # Measure each model with benches/eval_styles.sh before it replaces a bundled one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,12 +36,18 @@ mkdir -p "$out"
 
 # shellcheck source=scripts/training.sh
 . "$root/scripts/training.sh"
-common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --image-size 128 --crop-scale 0.35,0.6 --style-size 512 --batch-size 4 --threads 2 --sample-every 100)
+common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --style-size 512 --threads 2 --sample-every 100)
+crops128=(--image-size 128 --crop-scale 0.35,0.6 --batch-size 4)
+crops256=(--image-size 256 --crop-scale 0.5,0.8 --batch-size 2)
+case ${CROP:-128} in
+  128|256) ;;
+  *) echo "train_fast_styles: CROP must be 128 or 256" >&2; exit 1 ;;
+esac
 
 # BASE may also be a trained fast model (e.g. weights/vg_starry_night.fast.onnx):
 # --init-from takes its weights and settings from the file.
 if needs_base "$base"; then
-  "$train" "${common[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --iterations "${BASE_ITERATIONS:-1000}" \
+  "$train" "${common[@]}" "${crops128[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --iterations "${BASE_ITERATIONS:-1000}" \
     --checkpoint-dir "$base" -o "$base.onnx" --painting "${painting[vg_starry_night]}"
 fi
 # The stages after the shared start, per style: "iterations:content weight:TV weight"
@@ -61,4 +70,12 @@ declare -A stages=(
 )
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
-train_stages fast ".fast" "250:6:10000 400:2:1000" "${styles[@]}"
+if [ -n "${PLAN:-}" ]; then
+  for style in "${styles[@]}"; do stages[$style]=$PLAN; done
+fi
+# The fine-tuning's crops (CROP=256: 256-px crops, batch 2, half the speed), and, when
+# set, its learning rate (LR) and style layers (STYLE_LAYERS, e.g. relu2_1,...,relu5_1).
+if [ "${CROP:-128}" = 256 ]; then common+=("${crops256[@]}"); else common+=("${crops128[@]}"); fi
+[ -z "${LR:-}" ] || common+=(--lr "$LR")
+[ -z "${STYLE_LAYERS:-}" ] || common+=(--style-layers "$STYLE_LAYERS")
+train_stages fast ".fast" "250:6:10000 400:2:1000" common "${styles[@]}"

@@ -71,11 +71,10 @@ styles=("$@")
 if [ -n "${PLAN:-}" ]; then
   for style in "${styles[@]}"; do stages[$style]=$PLAN; done
 fi
-fine=("${common[@]}")
 for style in "${styles[@]}"; do
   case ${CROP:-${crop_of[$style]:-128}} in
-    256) common=("${fine[@]}" "${crops256[@]}") ;;
-    *) common=("${fine[@]}" "${crops128[@]}") ;;
+    256) flags=("${common[@]}" "${crops256[@]}") ;;
+    *) flags=("${common[@]}" "${crops128[@]}") ;;
   esac
-  train_stages full "" "500:2:1000" "$style"
+  train_stages full "" "500:2:1000" flags "$style"
 done

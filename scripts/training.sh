@@ -19,14 +19,16 @@ declare -A painting=(
 all_styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie
   vg_wheat_field vg_la_cafe monet_water_lilies woman-with-hat-matisse tahiti_guaguin edtaonisl)
 
-# train_stages PREFIX SUFFIX DEFAULT_PLAN STYLE...: each style fine-tuned from $base in
-# the stages of ${stages[STYLE]} (or DEFAULT_PLAN), "iterations:content weight:TV weight"
-# each, every stage starting from the run folder of the one before ($runs/PREFIX_STYLE_stageN);
-# the last writes $out/STYLE$SUFFIX.onnx. Uses the caller's train, common, runs, out, base,
+# train_stages PREFIX SUFFIX DEFAULT_PLAN FLAGS STYLE...: each style fine-tuned from $base
+# in the stages of ${stages[STYLE]} (or DEFAULT_PLAN), "iterations:content weight:TV
+# weight" each, every stage starting from the run folder of the one before
+# ($runs/PREFIX_STYLE_stageN); the last writes $out/STYLE$SUFFIX.onnx. FLAGS names the
+# array of nst-train options every stage takes. Uses the caller's train, runs, out, base,
 # paintings and stages.
 train_stages() {
   local prefix=$1 suffix=$2 default=$3
-  shift 3
+  local -n flags=$4
+  shift 4
   local style plan from i iterations content tv run model
   for style in "$@"; do
     read -r -a plan <<< "${stages[$style]:-$default}"
@@ -37,7 +39,7 @@ train_stages() {
       model="$run.onnx"
       [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style$suffix.onnx"
       echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv ($(date +%H:%M))"
-      "$train" "${common[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
+      "$train" "${flags[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
         --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
       from=$run
     done

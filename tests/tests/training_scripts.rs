@@ -1,0 +1,174 @@
+//! The training scripts (`scripts/train_full_styles.sh`, `scripts/train_fast_styles.sh`)
+//! run against a stub `nst-train` that records its arguments: each style gets the stages,
+//! crops, learning rate and style layers its recipe names, each stage starts from the one
+//! before, the last writes the model to OUT, and bad settings are refused before anything
+//! is trained.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nst_tests::Scratch;
+
+/// A copy of `scripts/` in a scratch project root, with `target/release/nst-train` a stub
+/// that appends its arguments (one call per line) to `calls.txt`.
+struct Project {
+    scratch: Scratch,
+}
+
+impl Project {
+    fn new() -> Self {
+        let scratch = Scratch::new();
+        let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+        for name in ["training.sh", "train_full_styles.sh", "train_fast_styles.sh"] {
+            let text = std::fs::read(scripts.join(name)).unwrap_or_else(|e| panic!("read scripts/{name}: {e}"));
+            scratch.write(Path::new("root/scripts").join(name), text);
+        }
+        let calls = scratch.path("calls.txt");
+        let stub = format!("#!/bin/sh\necho \"$*\" >> '{}'\n", calls.display());
+        let train = scratch.write("root/target/release/nst-train", stub);
+        make_executable(&train);
+        scratch.mkdir("dataset");
+        scratch.write("base.onnx", b"stub");
+        Self { scratch }
+    }
+
+    /// Runs a script with the scratch dataset, runs folder, base model and OUT, plus `env`;
+    /// returns (success, stderr, the stub's calls).
+    fn run(&self, script: &str, env: &[(&str, &str)], styles: &[&str]) -> (bool, String, Vec<String>) {
+        let calls = self.scratch.path("calls.txt");
+        let _ = std::fs::remove_file(&calls);
+        let mut cmd = Command::new("bash");
+        cmd.arg(self.scratch.path("root/scripts").join(script))
+            .args(styles)
+            .env("DATASET", self.scratch.path("dataset"))
+            .env("RUNS", self.scratch.path("runs"))
+            .env("PAINTINGS", self.scratch.path("paintings"))
+            .env("BASE", self.scratch.path("base.onnx"))
+            .env("OUT", self.out());
+        for var in ["CROP", "PLAN", "LR", "STYLE_LAYERS"] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run bash");
+        let lines = std::fs::read_to_string(&calls).unwrap_or_default().lines().map(str::to_string).collect();
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned(), lines)
+    }
+
+    fn out(&self) -> PathBuf {
+        self.scratch.path("out")
+    }
+
+    fn runs(&self) -> PathBuf {
+        self.scratch.path("runs")
+    }
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod the stub");
+}
+
+/// The value that follows `flag` in one recorded call.
+fn value<'a>(call: &'a str, flag: &str) -> &'a str {
+    let words: Vec<&str> = call.split(' ').collect();
+    let i = words.iter().position(|w| *w == flag).unwrap_or_else(|| panic!("{flag} missing from: {call}"));
+    words.get(i + 1).unwrap_or_else(|| panic!("{flag} has no value in: {call}"))
+}
+
+fn has(call: &str, flag: &str) -> bool {
+    call.split(' ').any(|w| w == flag)
+}
+
+#[test]
+fn full_styles_follow_their_recipe_tables() {
+    let p = Project::new();
+    let (ok, err, calls) = p.run("train_full_styles.sh", &[], &["woman-with-hat-matisse", "tahiti_guaguin"]);
+    assert!(ok, "train_full_styles.sh failed: {err}");
+    assert_eq!(calls.len(), 3, "two stages for the Woman with a Hat, one for the Tahitian scene: {calls:#?}");
+
+    // Woman with a Hat: 800 it. at content weight 1.5, then 300 at 1 from the first
+    // stage's run folder, both on 128-px crops; only the last writes to OUT.
+    let first_run = p.runs().join("full_woman-with-hat-matisse_stage1");
+    assert_eq!(value(&calls[0], "--iterations"), "800");
+    assert_eq!(value(&calls[0], "--content-weight"), "1.5");
+    assert_eq!(value(&calls[0], "--init-from"), p.scratch.path("base.onnx").to_str().unwrap());
+    assert_eq!(value(&calls[0], "--checkpoint-dir"), first_run.to_str().unwrap());
+    assert_eq!(value(&calls[1], "--iterations"), "300");
+    assert_eq!(value(&calls[1], "--content-weight"), "1");
+    assert_eq!(value(&calls[1], "--init-from"), first_run.to_str().unwrap());
+    assert_eq!(value(&calls[1], "-o"), p.out().join("woman-with-hat-matisse.onnx").to_str().unwrap());
+    for call in &calls[..2] {
+        assert_eq!(value(call, "--image-size"), "128");
+        assert_eq!(value(call, "--batch-size"), "4");
+    }
+    // The Tahitian scene: 256-px crops, batch 2 (its crop_of entry).
+    assert_eq!(value(&calls[2], "--image-size"), "256");
+    assert_eq!(value(&calls[2], "--batch-size"), "2");
+    assert_eq!(value(&calls[2], "-o"), p.out().join("tahiti_guaguin.onnx").to_str().unwrap());
+    for call in &calls {
+        assert_eq!(value(call, "--variant"), "full");
+        assert_eq!(value(call, "--lr"), "0.0003");
+        assert_eq!(value(call, "--style-layers"), "relu2_1,relu3_1,relu4_1,relu5_1");
+        assert!(has(call, "--painting"), "every model names its painting: {call}");
+    }
+}
+
+#[test]
+fn full_styles_take_plan_and_crop_from_the_environment() {
+    let p = Project::new();
+    let (ok, err, calls) = p.run("train_full_styles.sh", &[("CROP", "256"), ("PLAN", "400:3:500")], &["woman-with-hat-matisse"]);
+    assert!(ok, "train_full_styles.sh failed: {err}");
+    assert_eq!(calls.len(), 1, "PLAN replaces the table's two stages: {calls:#?}");
+    assert_eq!(value(&calls[0], "--iterations"), "400");
+    assert_eq!(value(&calls[0], "--content-weight"), "3");
+    assert_eq!(value(&calls[0], "--tv-weight"), "500");
+    assert_eq!(value(&calls[0], "--image-size"), "256");
+
+    let (ok, err, calls) = p.run("train_full_styles.sh", &[("CROP", "192")], &["udnie"]);
+    assert!(!ok && calls.is_empty(), "CROP=192 must be refused before training: {calls:#?}");
+    assert!(err.contains("CROP must be 128 or 256"), "the error names the setting: {err}");
+}
+
+#[test]
+fn fast_styles_take_crop_lr_and_style_layers() {
+    let p = Project::new();
+    let env = [("CROP", "256"), ("PLAN", "500:2.5:1000"), ("LR", "0.0003"), ("STYLE_LAYERS", "relu2_1,relu4_1")];
+    let (ok, err, calls) = p.run("train_fast_styles.sh", &env, &["edtaonisl"]);
+    assert!(ok, "train_fast_styles.sh failed: {err}");
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    let call = &calls[0];
+    assert_eq!(value(call, "--variant"), "fast");
+    assert_eq!(value(call, "--image-size"), "256");
+    assert_eq!(value(call, "--batch-size"), "2");
+    assert_eq!(value(call, "--lr"), "0.0003");
+    assert_eq!(value(call, "--style-layers"), "relu2_1,relu4_1");
+    assert_eq!(value(call, "--content-weight"), "2.5");
+    assert_eq!(value(call, "-o"), p.out().join("edtaonisl.fast.onnx").to_str().unwrap());
+
+    // Without them: the table's stages on 128-px crops, nst-train's own lr and layers.
+    let (ok, err, calls) = p.run("train_fast_styles.sh", &[], &["the_scream"]);
+    assert!(ok, "train_fast_styles.sh failed: {err}");
+    let weights: Vec<&str> = calls.iter().map(|c| value(c, "--content-weight")).collect();
+    assert_eq!(weights, ["6", "2", "1.5"], "the Scream's three fast stages");
+    for call in &calls {
+        assert_eq!(value(call, "--image-size"), "128");
+        assert!(!has(call, "--lr") && !has(call, "--style-layers"), "{call}");
+    }
+
+    let (ok, err, calls) = p.run("train_fast_styles.sh", &[("CROP", "64")], &["udnie"]);
+    assert!(!ok && calls.is_empty() && err.contains("CROP must be 128 or 256"), "{err}");
+}
+
+#[test]
+fn a_missing_base_model_is_an_error_not_a_start_to_train() {
+    let p = Project::new();
+    let missing = p.scratch.path("no-such-start.onnx");
+    for script in ["train_full_styles.sh", "train_fast_styles.sh"] {
+        let (ok, err, calls) = p.run(script, &[("BASE", missing.to_str().unwrap())], &["udnie"]);
+        assert!(!ok && calls.is_empty(), "{script}: {calls:#?}");
+        assert!(err.contains("no-such-start.onnx is missing"), "{script}: {err}");
+    }
+}
