@@ -5,7 +5,9 @@
 # everything: `nst-eval --pairs`). Prints, per model and photo folder, the mean
 # style_ratio (lower = closer to the painting; 1 = no style), the mean content_ratio
 # (lower = more of the photo's structure kept) and the share of blown-out pixels (made
-# near-white where the photo was not), then a Markdown table for the README with the bar
+# near-white where the photo was not) and of flat patches (16-px tiles painted one even
+# colour where the photo had detail: discs; with the photos where they pass 0.5 %, to look
+# at), then a Markdown table for the README with the bar
 # of the model's variant (full: <= 0.30 / <= 0.55, fast: <= 0.35 / <= 0.55, blown-out
 # <= 0.25%), judged on all the photos together.
 #
@@ -86,13 +88,19 @@ for m in models:
                 100 * statistics.mean(r["blown_out"] for r in rs), len(rs))
     parts = "  ".join(f"{k}: {s:.3f}/{c:.3f}/{b:.2f}% (n={n})" for k, (s, c, b, n) in ((k, means(v)) for k, v in sorted(by_set.items())))
     s, c, b, n = means(mine)
+    # Flat patches (discs, even patches over the photo's detail): the mean share, and the
+    # photos where they cover more than 0.5 % (worth a look; not part of the bar).
+    f = 100 * statistics.mean(r["flat_patches"] for r in mine)
+    flagged = sorted(os.path.basename(r["path"]) for r in mine if r["flat_patches"] > 0.005)
     v = variant(name)
     ok = s <= bar[v][0] and c <= bar[v][1] and b <= 0.25
-    table.append((name, v + (", int8" if name.endswith(".int8") else ""), s, c, b, n, ok))
+    table.append((name, v + (", int8" if name.endswith(".int8") else ""), s, c, b, f, len(flagged), n, ok))
     print(f"{name:<34} all {s:.3f}/{c:.3f}/{b:.2f}% (n={n})   {parts}")
+    if flagged:
+        print(f"{'':<34} flat patches over 0.5 % of {len(flagged)} photo(s): {' '.join(flagged[:10])}{' ...' if len(flagged) > 10 else ''}")
 print()
-print("| model | variant | style_ratio | content_ratio | blown-out | photos | meets the bar |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
-for name, v, s, c, b, n, ok in table:
-    print(f"| {name} | {v} | {s:.3f} | {c:.3f} | {b:.2f}% | {n} | {'yes' if ok else 'no'} |")
+print("| model | variant | style_ratio | content_ratio | blown-out | flat patches (photos over 0.5 %) | photos | meets the bar |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for name, v, s, c, b, f, nf, n, ok in table:
+    print(f"| {name} | {v} | {s:.3f} | {c:.3f} | {b:.2f}% | {f:.2f}% ({nf}) | {n} | {'yes' if ok else 'no'} |")
 PY

@@ -114,6 +114,8 @@ pub struct Scores {
     pub content_ratio: f64,
     /// Share of pixels blown out to white: see [`blown_out`].
     pub blown_out: f64,
+    /// Share of the image painted flat where the photo had detail: see [`flat_patches`].
+    pub flat_patches: f64,
 }
 
 /// A pixel counts as blown out when its smallest channel is at least this in the image…
@@ -129,6 +131,53 @@ pub fn blown_out(img: &RgbImage, photo: &RgbImage) -> f64 {
     let min = |p: &image::Rgb<u8>| p.0[0].min(p.0[1]).min(p.0[2]);
     let n = img.pixels().zip(photo.pixels()).filter(|(a, b)| min(a) >= BLOWN_OUT_MIN && min(b) < PHOTO_NOT_WHITE).count();
     n as f64 / (img.width() as f64 * img.height() as f64).max(1.0)
+}
+
+/// The tile side (pixels at the evaluation size) of [`flat_patches`].
+pub const FLAT_TILE: u32 = 16;
+/// A tile of the image is flat when the standard deviation of each channel is below this
+/// (0-255): one even colour, which no painting's brushwork leaves…
+pub const FLAT_MAX_STD: f64 = 3.0;
+/// …and the photo had detail there when one of its channels varies at least this much
+/// (so the photo's own clear sky or white wall does not count).
+pub const PHOTO_DETAIL_STD: f64 = 8.0;
+
+/// The largest per-channel standard deviation of each [`FLAT_TILE`]-px tile (whole tiles
+/// only), row by row.
+fn tile_stds(img: &RgbImage) -> Vec<f64> {
+    let (tw, th) = (img.width() / FLAT_TILE, img.height() / FLAT_TILE);
+    let n = f64::from(FLAT_TILE * FLAT_TILE);
+    let mut out = Vec::with_capacity((tw * th) as usize);
+    for ty in 0..th {
+        for tx in 0..tw {
+            let (mut sum, mut sq) = ([0f64; 3], [0f64; 3]);
+            for y in ty * FLAT_TILE..(ty + 1) * FLAT_TILE {
+                for x in tx * FLAT_TILE..(tx + 1) * FLAT_TILE {
+                    for (c, v) in img.get_pixel(x, y).0.iter().enumerate() {
+                        let v = f64::from(*v);
+                        sum[c] += v;
+                        sq[c] += v * v;
+                    }
+                }
+            }
+            out.push((0..3).map(|c| (sq[c] / n - (sum[c] / n).powi(2)).max(0.0).sqrt()).fold(0.0, f64::max));
+        }
+    }
+    out
+}
+
+/// The share (0-1) of an image's [`FLAT_TILE`]-px tiles painted in one even colour (every
+/// channel's standard deviation below [`FLAT_MAX_STD`]) where the photo (same size) had
+/// detail (a channel's at least [`PHOTO_DETAIL_STD`]): the discs and patches a network
+/// paints over the photo. It does not see blotches that keep a texture.
+pub fn flat_patches(img: &RgbImage, photo: &RgbImage) -> f64 {
+    assert_eq!(img.dimensions(), photo.dimensions(), "flat_patches compares images of one size");
+    let (a, b) = (tile_stds(img), tile_stds(photo));
+    if a.is_empty() {
+        return 0.0;
+    }
+    let n = a.iter().zip(&b).filter(|(i, p)| **i < FLAT_MAX_STD && **p >= PHOTO_DETAIL_STD).count();
+    n as f64 / a.len() as f64
 }
 
 /// What the metric needs of a photo, whatever the painting: the photo at the evaluation
@@ -263,6 +312,7 @@ impl Evaluator {
             style_ratio: style_loss / self.photo_style_loss,
             content_ratio: content_loss / self.painting_content_loss,
             blown_out: blown_out(&img, &self.photo),
+            flat_patches: flat_patches(&img, &self.photo),
         }
     }
 
@@ -288,6 +338,42 @@ mod tests {
         });
         assert!((blown_out(&img, &photo) - 0.2).abs() < 1e-9);
         assert_eq!(blown_out(&photo, &photo), 0.0);
+    }
+
+    #[test]
+    fn flat_patches_count_even_colour_over_the_photos_detail_only() {
+        // A 64x32 photo: detail (a checker of 40 and 200) on the left half, an even
+        // blue sky on the right half.
+        let photo = RgbImage::from_fn(64, 32, |x, y| {
+            if x < 32 {
+                let v = if (x + y) % 2 == 0 { 40 } else { 200 };
+                image::Rgb([v, v, v])
+            } else {
+                image::Rgb([90, 140, 220])
+            }
+        });
+        // The image keeps a texture everywhere except one even grey tile over the detail
+        // (tile 1 of the top row) and over the sky (tiles 2-3 of both rows).
+        let img = RgbImage::from_fn(64, 32, |x, y| {
+            if (16..32).contains(&x) && y < 16 || x >= 32 {
+                image::Rgb([128, 128, 128])
+            } else {
+                let v = 100 + ((x * 7 + y * 13) % 40) as u8;
+                image::Rgb([v, v / 2, v])
+            }
+        });
+        // 8 tiles, one flat over detail.
+        assert!((flat_patches(&img, &photo) - 1.0 / 8.0).abs() < 1e-9);
+        assert_eq!(flat_patches(&photo, &photo), 0.0);
+        // A faint texture (std about 1.7 < 3) is still flat: the 4 tiles over the detail.
+        let faint = RgbImage::from_fn(64, 32, |x, _| {
+            let v = 128 + u8::from(x % 4 == 0) * 4;
+            image::Rgb([v, v, v])
+        });
+        assert!((flat_patches(&faint, &photo) - 0.5).abs() < 1e-9);
+        // Smaller than one tile: nothing to measure.
+        let tiny = RgbImage::new(8, 8);
+        assert_eq!(flat_patches(&tiny, &tiny), 0.0);
     }
 
     #[test]

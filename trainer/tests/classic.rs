@@ -289,7 +289,7 @@ fn eval_pairs_match_single_runs_and_report_bad_lines() {
         String::from_utf8_lossy(&r.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     assert_eq!(rows.len(), 9);
     for (row, want) in rows.iter().zip(&expected) {
-        for key in ["style_ratio", "content_ratio", "style_loss", "content_loss", "blown_out"] {
+        for key in ["style_ratio", "content_ratio", "style_loss", "content_loss", "blown_out", "flat_patches"] {
             let (a, b) = (row[key].as_f64().unwrap(), want[key].as_f64().unwrap());
             assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-6), "{key}: pairs {a} vs single {b}\n{row}\n{want}");
         }

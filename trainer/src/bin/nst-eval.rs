@@ -24,6 +24,8 @@ use nst_trainer::eval::{self, Evaluator, Scores};
                   (0 = the photo's structure kept exactly).\n\
                   blown_out = share of pixels the image made near-white (smallest channel >= 248) where the photo \
                   was not (smallest channel < 235).\n\
+                  flat_patches = share of 16-px tiles painted in one even colour (every channel's standard deviation \
+                  < 3) where the photo had detail (a channel's >= 8): discs and flat patches.\n\
                   The JSON output (--json, --pairs) also gives style_layer_losses and photo_style_layer_losses: \
                   the style losses layer by layer (relu1_1, relu2_1, relu3_1, relu4_1, relu5_1)."
 )]
@@ -119,17 +121,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             evaluator.photo_style_loss, evaluator.painting_content_loss
         );
         let width = results.iter().map(|(p, _)| p.display().to_string().len()).max().unwrap_or(5).max(5);
-        println!("{:<width$}  {:>12}  {:>12}  {:>11}  {:>13}  {:>9}", "image", "content_loss", "style_loss", "style_ratio", "content_ratio", "blown_out");
+        println!("{:<width$}  {:>12}  {:>12}  {:>11}  {:>13}  {:>9}  {:>12}", "image", "content_loss", "style_loss", "style_ratio", "content_ratio", "blown_out", "flat_patches");
         for (path, r) in &results {
             match r {
                 Ok(s) => println!(
-                    "{:<width$}  {:>12.5e}  {:>12.5e}  {:>11.4}  {:>13.4}  {:>8.3}%",
+                    "{:<width$}  {:>12.5e}  {:>12.5e}  {:>11.4}  {:>13.4}  {:>8.3}%  {:>11.3}%",
                     path.display().to_string(),
                     s.content_loss,
                     s.style_loss,
                     s.style_ratio,
                     s.content_ratio,
-                    100.0 * s.blown_out
+                    100.0 * s.blown_out,
+                    100.0 * s.flat_patches
                 ),
                 Err(e) => println!("{:<width$}  error: {e:#}", path.display().to_string()),
             }
