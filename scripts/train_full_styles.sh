@@ -62,10 +62,11 @@ declare -A stages=(
   [woman-with-hat-matisse]="800:1.5:1000 300:1:1000"
   [vg_wheat_field]="500:2.5:1000"
   [shipwreck]="500:2.5:1000"
+  [the_scream]="500:2.5:1000"
 )
 # The styles fine-tuned on 256-px crops (at 128 px they stayed above the bar, or reached it
 # only with blotches); CROP overrides this.
-declare -A crop_of=([tahiti_guaguin]=256 [vg_wheat_field]=256 [shipwreck]=256)
+declare -A crop_of=([tahiti_guaguin]=256 [vg_wheat_field]=256 [shipwreck]=256 [the_scream]=256)
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=("${all_styles[@]}")
 if [ -n "${PLAN:-}" ]; then
