@@ -63,10 +63,11 @@ declare -A stages=(
   [vg_wheat_field]="500:2.5:1000"
   [shipwreck]="500:2.5:1000"
   [the_scream]="500:2.5:1000"
+  [udnie]="500:2.5:1000 300:1.2:1000"
 )
 # The styles fine-tuned on 256-px crops (at 128 px they stayed above the bar, or reached it
 # only with blotches); CROP overrides this.
-declare -A crop_of=([tahiti_guaguin]=256 [vg_wheat_field]=256 [shipwreck]=256 [the_scream]=256)
+declare -A crop_of=([tahiti_guaguin]=256 [vg_wheat_field]=256 [shipwreck]=256 [the_scream]=256 [udnie]=256)
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=("${all_styles[@]}")
 if [ -n "${PLAN:-}" ]; then
