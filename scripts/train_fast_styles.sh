@@ -37,12 +37,7 @@ mkdir -p "$out"
 # shellcheck source=scripts/training.sh
 . "$root/scripts/training.sh"
 common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --style-size 512 --threads 2 --sample-every 100)
-crops128=(--image-size 128 --crop-scale 0.35,0.6 --batch-size 4)
-crops256=(--image-size 256 --crop-scale 0.5,0.8 --batch-size 2)
-case ${CROP:-128} in
-  128|256) ;;
-  *) echo "train_fast_styles: CROP must be 128 or 256" >&2; exit 1 ;;
-esac
+check_crop train_fast_styles
 
 # BASE may also be a trained fast model (e.g. weights/vg_starry_night.fast.onnx):
 # --init-from takes its weights and settings from the file.
@@ -70,9 +65,7 @@ declare -A stages=(
 )
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
-if [ -n "${PLAN:-}" ]; then
-  for style in "${styles[@]}"; do stages[$style]=$PLAN; done
-fi
+apply_plan "${styles[@]}"
 # The fine-tuning's crops (CROP=256: 256-px crops, batch 2, half the speed), and, when
 # set, its learning rate (LR) and style layers (STYLE_LAYERS, e.g. relu2_1,...,relu5_1).
 if [ "${CROP:-128}" = 256 ]; then common+=("${crops256[@]}"); else common+=("${crops128[@]}"); fi

@@ -39,12 +39,7 @@ mkdir -p "$out"
 [ -d "$dataset" ] || { echo "train_full_styles: $dataset is missing: run datasets/split.sh" >&2; exit 1; }
 
 common=(--variant full --dataset "$dataset" --style-size 512 --threads 2 --sample-every 100)
-crops128=(--image-size 128 --crop-scale 0.35,0.6 --batch-size 4)
-crops256=(--image-size 256 --crop-scale 0.5,0.8 --batch-size 2)
-case ${CROP:-} in
-  ""|128|256) ;;
-  *) echo "train_full_styles: CROP must be 128 or 256" >&2; exit 1 ;;
-esac
+check_crop train_full_styles
 if needs_base "$base"; then
   echo "== shared start: 1200 iterations ($(date +%H:%M))"
   "$train" "${common[@]}" "${crops128[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --tv-weight 1000 --iterations 1200 \
@@ -70,9 +65,7 @@ declare -A stages=(
 declare -A crop_of=([tahiti_guaguin]=256 [vg_wheat_field]=256 [shipwreck]=256 [the_scream]=256 [udnie]=256)
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=("${all_styles[@]}")
-if [ -n "${PLAN:-}" ]; then
-  for style in "${styles[@]}"; do stages[$style]=$PLAN; done
-fi
+apply_plan "${styles[@]}"
 for style in "${styles[@]}"; do
   case ${CROP:-${crop_of[$style]:-128}} in
     256) flags=("${common[@]}" "${crops256[@]}") ;;

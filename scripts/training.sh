@@ -19,6 +19,27 @@ declare -A painting=(
 all_styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie
   vg_wheat_field vg_la_cafe monet_water_lilies woman-with-hat-matisse tahiti_guaguin edtaonisl)
 
+# The fine-tuning crops: 128 px, batch 4; or 256 px, batch 2 (half the speed, closer to
+# the 512 px the styles are measured at).
+crops128=(--image-size 128 --crop-scale 0.35,0.6 --batch-size 4)
+crops256=(--image-size 256 --crop-scale 0.5,0.8 --batch-size 2)
+
+# check_crop SCRIPT: refuses a CROP other than empty, 128 or 256.
+check_crop() {
+  case ${CROP:-} in
+    ""|128|256) ;;
+    *) echo "$1: CROP must be 128 or 256" >&2; exit 1 ;;
+  esac
+}
+
+# apply_plan STYLE...: PLAN, when set, replaces ${stages[STYLE]} for every style named.
+apply_plan() {
+  local style
+  if [ -n "${PLAN:-}" ]; then
+    for style in "$@"; do stages[$style]=$PLAN; done
+  fi
+}
+
 # train_stages PREFIX SUFFIX DEFAULT_PLAN FLAGS STYLE...: each style fine-tuned from $base
 # in the stages of ${stages[STYLE]} (or DEFAULT_PLAN), "iterations:content weight:TV
 # weight" each, every stage starting from the run folder of the one before
