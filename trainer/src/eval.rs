@@ -172,12 +172,17 @@ fn tile_stds(img: &RgbImage) -> Vec<f64> {
 /// paints over the photo. It does not see blotches that keep a texture.
 pub fn flat_patches(img: &RgbImage, photo: &RgbImage) -> f64 {
     assert_eq!(img.dimensions(), photo.dimensions(), "flat_patches compares images of one size");
-    let (a, b) = (tile_stds(img), tile_stds(photo));
-    if a.is_empty() {
+    flat_share(&tile_stds(img), &tile_stds(photo))
+}
+
+/// [`flat_patches`] from the tiles' standard deviations ([`tile_stds`]) of the image and
+/// of the photo (computed once per photo by the [`Evaluator`]).
+fn flat_share(img_tiles: &[f64], photo_tiles: &[f64]) -> f64 {
+    if img_tiles.is_empty() {
         return 0.0;
     }
-    let n = a.iter().zip(&b).filter(|(i, p)| **i < FLAT_MAX_STD && **p >= PHOTO_DETAIL_STD).count();
-    n as f64 / a.len() as f64
+    let n = img_tiles.iter().zip(photo_tiles).filter(|(i, p)| **i < FLAT_MAX_STD && **p >= PHOTO_DETAIL_STD).count();
+    n as f64 / img_tiles.len() as f64
 }
 
 /// What the metric needs of a photo, whatever the painting: the photo at the evaluation
@@ -236,6 +241,8 @@ pub struct Evaluator {
     pub painting_content_loss: f64,
     /// The photo at the evaluation size (for `blown_out`).
     photo: RgbImage,
+    /// The photo's tiles' standard deviations (for `flat_patches`).
+    photo_tiles: Vec<f64>,
 }
 
 impl Evaluator {
@@ -276,6 +283,7 @@ impl Evaluator {
             photo_style_layer_losses: photo_style_layers,
             painting_content_loss: painting_content,
             photo: photo.photo.clone(),
+            photo_tiles: tile_stds(&photo.photo),
         })
     }
 
@@ -312,7 +320,7 @@ impl Evaluator {
             style_ratio: style_loss / self.photo_style_loss,
             content_ratio: content_loss / self.painting_content_loss,
             blown_out: blown_out(&img, &self.photo),
-            flat_patches: flat_patches(&img, &self.photo),
+            flat_patches: flat_share(&tile_stds(&img), &self.photo_tiles),
         }
     }
 
