@@ -48,7 +48,8 @@ apply_plan() {
 # paintings and stages.
 train_stages() {
   local prefix=$1 suffix=$2 default=$3
-  local -n flags=$4
+  # A name no caller uses for its array: "local -n flags=flags" would be a circular reference.
+  local -n stage_flags=$4
   shift 4
   local style plan from i iterations content tv run model
   for style in "$@"; do
@@ -60,7 +61,7 @@ train_stages() {
       model="$run.onnx"
       [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style$suffix.onnx"
       echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv ($(date +%H:%M))"
-      "$train" "${flags[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
+      "$train" "${stage_flags[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
         --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
       from=$run
     done

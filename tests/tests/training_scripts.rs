@@ -87,6 +87,7 @@ fn full_styles_follow_their_recipe_tables() {
     let p = Project::new();
     let (ok, err, calls) = p.run("train_full_styles.sh", &[], &["woman-with-hat-matisse", "tahiti_guaguin"]);
     assert!(ok, "train_full_styles.sh failed: {err}");
+    assert!(err.is_empty(), "a good run writes no warnings (bash's included): {err}");
     assert_eq!(calls.len(), 3, "two stages for the Woman with a Hat, one for the Tahitian scene: {calls:#?}");
 
     // Woman with a Hat: 800 it. at content weight 1.5, then 300 at 1 from the first
