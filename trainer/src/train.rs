@@ -48,6 +48,11 @@ pub struct TrainSettings {
     /// Artist, title and year of the painting, for the model's metadata.
     #[serde(default)]
     pub painting: Option<String>,
+    /// A trained model (run folder, checkpoint or `.onnx`) whose stylised photo replaces
+    /// the photo as the content target: distillation, e.g. a style's full network
+    /// teaching its fast variant.
+    #[serde(default)]
+    pub teacher: Option<PathBuf>,
     pub batch_size: usize,
     pub lr: f64,
     pub iterations: u64,
@@ -159,11 +164,12 @@ impl Perceptual {
         Ok(Self { vgg, content_idx, style_idx, style_grams, weights: (settings.content_weight, settings.style_weight, settings.tv_weight) })
     }
 
-    /// The weighted losses of a batch of outputs `y` for inputs `x`, as tensors for
+    /// The weighted losses of a batch of outputs `y` whose content target is `target`
+    /// (the input photos, or a teacher's stylised photos), as tensors for
     /// backpropagation: (content, style, tv).
-    pub fn losses(&self, x: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
+    pub fn losses(&self, target: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (cw, sw, tw) = self.weights;
-        let targets = tch::no_grad(|| self.vgg.features(x, &self.content_idx));
+        let targets = tch::no_grad(|| self.vgg.features(target, &self.content_idx));
         let all: Vec<usize> = self.content_idx.iter().chain(&self.style_idx).copied().collect();
         let feats = self.vgg.features(y, &all);
         let (content_feats, style_feats) = feats.split_at(self.content_idx.len());
@@ -171,6 +177,32 @@ impl Perceptual {
         let style = style_feats.iter().zip(&self.style_grams).map(|(f, g)| losses::style_loss(f, g)).sum::<Tensor>() * sw;
         let tv = losses::tv_loss(y) * tw;
         (content, style, tv)
+    }
+}
+
+/// The trained network a run imitates (`--teacher`): its output for each training batch
+/// is the content target in place of the photo.
+pub struct Teacher {
+    _vs: VarStore,
+    net: TransformerNet,
+    style_name: String,
+}
+
+impl Teacher {
+    /// Loads a run folder, checkpoint or model nst-train wrote (any network family).
+    pub fn load(path: &Path, device: Device) -> anyhow::Result<Self> {
+        let file = if path.is_dir() { checkpoint::in_run(path) } else { path.to_path_buf() };
+        let ckpt = checkpoint::load_init(path).context("--teacher")?;
+        let vs = VarStore::new(device);
+        let net = TransformerNet::new(&vs.root(), ckpt.meta.settings.model);
+        restore_weights(&vs, &ckpt, &file).context("--teacher")?;
+        Ok(Self { _vs: vs, net, style_name: ckpt.meta.settings.style_name })
+    }
+
+    /// The teacher's stylised images, without gradients, unclamped like the student's
+    /// training output: the student learns the teacher's network, and both clamp alike.
+    pub fn stylize(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| self.net.forward_train(x))
     }
 }
 
@@ -265,6 +297,9 @@ pub fn check_inputs(settings: &TrainSettings) -> anyhow::Result<()> {
     if let Some(path) = &settings.init_from {
         checkpoint::load_init(path).context("--init-from")?;
     }
+    if let Some(path) = &settings.teacher {
+        checkpoint::load_init(path).context("--teacher")?;
+    }
     Ok(())
 }
 
@@ -285,6 +320,13 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
     let files = data::scan(&settings.dataset)?;
     let perceptual = Perceptual::new(settings, &vgg_path, device)?;
     tracing::info!("dataset: {} images in {}", files.len(), settings.dataset.display());
+    let teacher = settings.teacher.as_deref().map(|p| Teacher::load(p, device)).transpose()?;
+    if let (Some(t), Some(path)) = (&teacher, &settings.teacher) {
+        tracing::info!("content target: the output of {} ('{}'), not the photo", path.display(), t.style_name);
+        if t.style_name != settings.style_name {
+            tracing::warn!("the teacher was trained on '{}', this run on '{}'", t.style_name, settings.style_name);
+        }
+    }
 
     // The seed fixes the initial weights (and, through the loader, the data order).
     tch::manual_seed(settings.seed as i64);
@@ -379,7 +421,8 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
         let batch = loader.next_batch()?;
         let x = Tensor::from_slice(&batch).view([b, 3, s, s]).to_device(device);
         let y = net.forward_train(&x);
-        let (content, style, tv) = perceptual.losses(&x, &y);
+        let target = teacher.as_ref().map(|t| t.stylize(&x));
+        let (content, style, tv) = perceptual.losses(target.as_ref().unwrap_or(&x), &y);
         let total = &content + &style + &tv;
         total.backward();
         // A nearly flat crop can give an instance norm a variance that rounds to ~0 and

@@ -214,6 +214,41 @@ fn init_from_starts_at_the_other_runs_weights_and_painting_is_recorded() {
 }
 
 #[test]
+fn a_teacher_replaces_the_photo_as_the_content_target() {
+    let f = Fixture::new();
+    let out = f.train(&["--iterations", "10", "--sample-every", "0"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let teacher = f.path("model.onnx");
+    // Content loss only, from the teacher's own weights: against the photo it is the
+    // teacher's distance from the photo; against the teacher's output (--teacher) the
+    // first step's output is the teacher's, so the loss is all but zero.
+    let content_only = |run: &str, extra: &[&str]| {
+        let mut args = vec!["--iterations", "1", "--sample-every", "0", "--style-weight", "0", "--tv-weight", "0", "--init-from", teacher.to_str().unwrap()];
+        args.extend(["--checkpoint-dir", run, "-o"]);
+        let model = format!("{run}.onnx");
+        args.push(&model);
+        args.extend(extra);
+        let out = f.train(&args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        (losses(&Path::new(run).join("losses.csv"))[0].1, stderr(&out), model)
+    };
+    let (photo, _, _) = content_only(f.path("photo").to_str().unwrap(), &[]);
+    let (distilled, log, model) = content_only(f.path("distil").to_str().unwrap(), &["--teacher", teacher.to_str().unwrap()]);
+    assert!(photo > 1.0, "the teacher is some way from the photo: {photo:e}");
+    assert!(distilled < 1e-3 * photo, "against its own output: {distilled:e}, against the photo: {photo:e}");
+    assert!(log.contains("content target: the output of"), "{log}");
+    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1), tiling: None };
+    let info = nst_runtime::model::StyleModel::load(Path::new(&model), &cfg).unwrap().info().clone();
+    assert_eq!(info.training.unwrap()["teacher"].as_str(), teacher.to_str(), "the model records its teacher");
+
+    // A teacher that is not a model is refused before anything is written.
+    std::fs::write(f.path("not_a_model.onnx"), b"nope").unwrap();
+    let out = f.train(&["--iterations", "1", "--checkpoint-dir", f.path("bad").to_str().unwrap(), "--teacher", f.path("not_a_model.onnx").to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--teacher") && !f.path("bad").exists(), "{}", stderr(&out));
+}
+
+#[test]
 fn ctrl_c_leaves_a_checkpoint_and_resume_continues() {
     let f = Fixture::new();
     let child = f.train(&["--iterations", "100000", "--sample-every", "0", "--checkpoint-every", "0"]).stderr(Stdio::piped()).spawn().unwrap();

@@ -162,6 +162,11 @@ struct TrainArgs {
     /// The painting's artist, title and year, recorded in the model (shown by `nst styles`).
     #[arg(long)]
     painting: Option<String>,
+    /// Distil a trained model of this style (run folder, checkpoint or `.onnx`, e.g. its
+    /// full network for a fast variant): the content loss compares each output with the
+    /// teacher's stylised photo instead of the photo. The style and TV losses stay.
+    #[arg(long, value_name = "CHECKPOINT|MODEL.onnx")]
+    teacher: Option<PathBuf>,
 }
 
 /// The network to train (or initialise).
@@ -328,6 +333,7 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
             crop_scale: args.crop_scale,
             init_from: args.init_from.clone(),
             painting: args.painting.clone(),
+            teacher: args.teacher.clone(),
             batch_size: args.batch_size,
             lr: args.lr,
             iterations,
