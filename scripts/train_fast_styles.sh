@@ -19,8 +19,10 @@
 # BASE_ITERATIONS (1000), OUT (where the
 # models go, weights/: point it elsewhere to compare before replacing the bundled ones),
 # PLAN (the stages for every style named, in place of the table below), CROP (128, or 256
-# for the fine-tuning at 256-px crops), LR and STYLE_LAYERS (nst-train's --lr and
-# --style-layers for the fine-tuning).
+# for the fine-tuning at 256-px crops), LR, STYLE_LAYERS and CONTENT_LAYERS (nst-train's
+# --lr, --style-layers and --content-layers for the fine-tuning), TEACHERS (a folder of
+# full networks, e.g. weights: each style distils TEACHERS/<style>.onnx, nst-train
+# --teacher, in place of the table teacher_of below).
 # Measure each model with benches/eval_styles.sh before it replaces a bundled one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,4 +73,25 @@ apply_plan "${styles[@]}"
 if [ "${CROP:-128}" = 256 ]; then common+=("${crops256[@]}"); else common+=("${crops128[@]}"); fi
 [ -z "${LR:-}" ] || common+=(--lr "$LR")
 [ -z "${STYLE_LAYERS:-}" ] || common+=(--style-layers "$STYLE_LAYERS")
-train_stages fast ".fast" "250:6:10000 400:2:1000" common "${styles[@]}"
+[ -z "${CONTENT_LAYERS:-}" ] || common+=(--content-layers "$CONTENT_LAYERS")
+# The styles distilled from a full network (nst-train --teacher): a model file, relative
+# to the project root unless absolute; TEACHERS=DIR replaces it with DIR/<style>.onnx for
+# every style named. Every teacher is checked before anything is trained.
+declare -A teacher_of=()
+teacher() {
+  local t=${teacher_of[$1]:-}
+  [ -z "${TEACHERS:-}" ] || t="$TEACHERS/$1.onnx"
+  case $t in ""|/*) ;; *) [ -f "$t" ] || t="$root/$t" ;; esac
+  if [ -n "$t" ] && [ ! -f "$t" ]; then
+    echo "train_fast_styles: the teacher of $1, $t, is missing (its full network)" >&2
+    return 1
+  fi
+  echo "$t"
+}
+for style in "${styles[@]}"; do teacher "$style" > /dev/null || exit 1; done
+for style in "${styles[@]}"; do
+  flags=("${common[@]}")
+  t=$(teacher "$style")
+  [ -z "$t" ] || flags+=(--teacher "$t")
+  train_stages fast ".fast" "250:6:10000 400:2:1000" flags "$style"
+done

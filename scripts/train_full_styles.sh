@@ -23,7 +23,9 @@
 # benches/eval_styles.sh before they replace the bundled ones), PLAN (the stages for every
 # style named, in place of the table below: PLAN="800:2:1000"), CROP (128, or 256 for the
 # fine-tuning at 256-px crops, batch 2: half the speed, closer to the 512 px the styles are
-# measured at; default: the table crop_of below).
+# measured at; default: the table crop_of below), CONTENT_LAYERS (nst-train's
+# --content-layers for every style named; default: the table content_of below, else
+# relu4_2).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/training.sh
@@ -63,6 +65,9 @@ declare -A stages=(
 # The styles fine-tuned on 256-px crops (at 128 px they stayed above the bar, or reached it
 # only with blotches); CROP overrides this.
 declare -A crop_of=([tahiti_guaguin]=256 [vg_wheat_field]=256 [shipwreck]=256 [the_scream]=256 [udnie]=256)
+# The styles whose content loss also holds a shallower layer than relu4_2 (finer
+# structure of the photo kept: eyes, lettering); CONTENT_LAYERS overrides this.
+declare -A content_of=()
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=("${all_styles[@]}")
 apply_plan "${styles[@]}"
@@ -71,5 +76,7 @@ for style in "${styles[@]}"; do
     256) flags=("${common[@]}" "${crops256[@]}") ;;
     *) flags=("${common[@]}" "${crops128[@]}") ;;
   esac
+  layers=${CONTENT_LAYERS:-${content_of[$style]:-}}
+  [ -z "$layers" ] || flags+=(--content-layers "$layers")
   train_stages full "" "500:2:1000" flags "$style"
 done

@@ -45,7 +45,7 @@ impl Project {
             .env("PAINTINGS", self.scratch.path("paintings"))
             .env("BASE", self.scratch.path("base.onnx"))
             .env("OUT", self.out());
-        for var in ["CROP", "PLAN", "LR", "STYLE_LAYERS"] {
+        for var in ["CROP", "PLAN", "LR", "STYLE_LAYERS", "CONTENT_LAYERS", "TEACHERS"] {
             cmd.env_remove(var);
         }
         for (k, v) in env {
@@ -161,6 +161,33 @@ fn fast_styles_take_crop_lr_and_style_layers() {
 
     let (ok, err, calls) = p.run("train_fast_styles.sh", &[("CROP", "64")], &["udnie"]);
     assert!(!ok && calls.is_empty() && err.contains("CROP must be 128 or 256"), "{err}");
+}
+
+#[test]
+fn fast_styles_distil_their_teachers_and_both_scripts_take_content_layers() {
+    let p = Project::new();
+    let teachers = p.scratch.path("teachers");
+    p.scratch.write("teachers/udnie.onnx", b"stub");
+    p.scratch.write("teachers/the_scream.onnx", b"stub");
+    let env = [("TEACHERS", teachers.to_str().unwrap()), ("CONTENT_LAYERS", "relu3_2,relu4_2"), ("PLAN", "300:4:1000")];
+    let (ok, err, calls) = p.run("train_fast_styles.sh", &env, &["udnie", "the_scream"]);
+    assert!(ok, "train_fast_styles.sh failed: {err}");
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    for (call, style) in calls.iter().zip(["udnie", "the_scream"]) {
+        assert_eq!(value(call, "--teacher"), teachers.join(format!("{style}.onnx")).to_str().unwrap(), "each style its own teacher");
+        assert_eq!(value(call, "--content-layers"), "relu3_2,relu4_2");
+    }
+    // Without TEACHERS the table decides (no entry: no teacher).
+    let (ok, err, calls) = p.run("train_fast_styles.sh", &[("PLAN", "300:4:1000")], &["udnie"]);
+    assert!(ok && !has(&calls[0], "--teacher") && !has(&calls[0], "--content-layers"), "{err} {calls:#?}");
+    // A style without its teacher: refused before any style is trained.
+    let (ok, err, calls) = p.run("train_fast_styles.sh", &env, &["udnie", "shipwreck"]);
+    assert!(!ok && calls.is_empty(), "{calls:#?}");
+    assert!(err.contains("teacher of shipwreck") && err.contains("shipwreck.onnx, is missing"), "{err}");
+
+    let (ok, err, calls) = p.run("train_full_styles.sh", &[("CONTENT_LAYERS", "relu2_2,relu4_2")], &["shipwreck"]);
+    assert!(ok, "train_full_styles.sh failed: {err}");
+    assert_eq!(value(&calls[0], "--content-layers"), "relu2_2,relu4_2");
 }
 
 #[test]
