@@ -63,7 +63,10 @@ declare -A stages=(
   [monet_water_lilies]="500:2:1000"
   [woman-with-hat-matisse]="500:2:1000"
   [tahiti_guaguin]="500:2:1000"
-  [edtaonisl]="500:2:1000"
+  # Edtaonisl: from Udnie's fast model (BASE=weights/udnie.fast.onnx: from Starry Night's
+  # it kept a fine coloured checkerboard), distilled from its full network (teacher_of),
+  # on 256-px crops at lr 3e-4 without relu1_1 (CROP=256 LR=0.0003 STYLE_LAYERS=...).
+  [edtaonisl]="300:5:1000"
 )
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
@@ -75,13 +78,14 @@ if [ "${CROP:-128}" = 256 ]; then common+=("${crops256[@]}"); else common+=("${c
 [ -z "${STYLE_LAYERS:-}" ] || common+=(--style-layers "$STYLE_LAYERS")
 [ -z "${CONTENT_LAYERS:-}" ] || common+=(--content-layers "$CONTENT_LAYERS")
 # The styles distilled from a full network (nst-train --teacher): a model file, relative
-# to the project root unless absolute; TEACHERS=DIR replaces it with DIR/<style>.onnx for
-# every style named. Every teacher is checked before anything is trained.
-declare -A teacher_of=()
+# to the project root unless absolute; TEACHERS=DIR (relative to the current folder)
+# replaces it with DIR/<style>.onnx for every style named. Every teacher is checked before
+# anything is trained.
+declare -A teacher_of=([edtaonisl]=weights/edtaonisl.onnx)
 teacher() {
   local t=${teacher_of[$1]:-}
+  case $t in ""|/*) ;; *) t="$root/$t" ;; esac
   [ -z "${TEACHERS:-}" ] || t="$TEACHERS/$1.onnx"
-  case $t in ""|/*) ;; *) [ -f "$t" ] || t="$root/$t" ;; esac
   if [ -n "$t" ] && [ ! -f "$t" ]; then
     echo "train_fast_styles: the teacher of $1, $t, is missing (its full network)" >&2
     return 1

@@ -136,6 +136,8 @@ fn full_styles_take_plan_and_crop_from_the_environment() {
 #[test]
 fn fast_styles_take_crop_lr_and_style_layers() {
     let p = Project::new();
+    // Edtaonisl's fast model is distilled from its full network (the table teacher_of).
+    let teacher = p.scratch.write("root/weights/edtaonisl.onnx", b"stub");
     let env = [("CROP", "256"), ("PLAN", "500:2.5:1000"), ("LR", "0.0003"), ("STYLE_LAYERS", "relu2_1,relu4_1")];
     let (ok, err, calls) = p.run("train_fast_styles.sh", &env, &["edtaonisl"]);
     assert!(ok, "train_fast_styles.sh failed: {err}");
@@ -148,6 +150,7 @@ fn fast_styles_take_crop_lr_and_style_layers() {
     assert_eq!(value(call, "--style-layers"), "relu2_1,relu4_1");
     assert_eq!(value(call, "--content-weight"), "2.5");
     assert_eq!(value(call, "-o"), p.out().join("edtaonisl.fast.onnx").to_str().unwrap());
+    assert_eq!(value(call, "--teacher"), teacher.to_str().unwrap());
 
     // Without them: the table's stages on 128-px crops, nst-train's own lr and layers.
     let (ok, err, calls) = p.run("train_fast_styles.sh", &[], &["the_scream"]);
