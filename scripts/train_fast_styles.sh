@@ -66,7 +66,7 @@ declare -A stages=(
   # Edtaonisl: from Udnie's fast model (BASE=weights/udnie.fast.onnx: from Starry Night's
   # it kept a fine coloured checkerboard), distilled from its full network (teacher_of),
   # on 256-px crops at lr 3e-4 without relu1_1 (CROP=256 LR=0.0003 STYLE_LAYERS=...).
-  [edtaonisl]="300:5:1000"
+  [edtaonisl]="300:5:1000 200:1.5:1000"
 )
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
