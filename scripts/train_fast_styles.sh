@@ -92,10 +92,10 @@ teacher() {
   fi
   echo "$t"
 }
-for style in "${styles[@]}"; do teacher "$style" > /dev/null || exit 1; done
+declare -A teachers=()
+for style in "${styles[@]}"; do teachers[$style]=$(teacher "$style") || exit 1; done
 for style in "${styles[@]}"; do
   flags=("${common[@]}")
-  t=$(teacher "$style")
-  [ -z "$t" ] || flags+=(--teacher "$t")
+  [ -z "${teachers[$style]}" ] || flags+=(--teacher "${teachers[$style]}")
   train_stages fast ".fast" "250:6:10000 400:2:1000" flags "$style"
 done

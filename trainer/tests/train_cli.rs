@@ -85,6 +85,19 @@ fn losses(csv: &Path) -> Vec<(u64, f64)> {
         .collect()
 }
 
+/// Runs `cmd` and checks that it succeeded (its stderr in the failure message).
+fn succeed(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
+/// A model loaded by the runtime on the CPU, one thread.
+fn load_model(path: &Path) -> nst_runtime::model::StyleModel {
+    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1), tiling: None };
+    nst_runtime::model::StyleModel::load(path, &cfg).unwrap()
+}
+
 fn no_temp_files(dir: &Path) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -95,8 +108,7 @@ fn no_temp_files(dir: &Path) {
 #[test]
 fn short_run_lowers_the_loss_and_exports_a_working_model() {
     let f = Fixture::new();
-    let out = f.train(&["--iterations", "20", "--sample-every", "10", "--checkpoint-every", "10"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = succeed(&mut f.train(&["--iterations", "20", "--sample-every", "10", "--checkpoint-every", "10"]));
     let log = losses(&f.path("run/losses.csv"));
     assert_eq!(log.len(), 20);
     let first: f64 = log[..3].iter().map(|l| l.1).sum::<f64>() / 3.0;
@@ -106,8 +118,7 @@ fn short_run_lowers_the_loss_and_exports_a_working_model() {
     assert!(stderr(&out).contains("ONNX Runtime matches libtorch"));
 
     // The model loads in the runtime with its metadata, and stylizes an image.
-    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1), tiling: None };
-    let mut model = nst_runtime::model::StyleModel::load(&f.path("model.onnx"), &cfg).unwrap();
+    let mut model = load_model(&f.path("model.onnx"));
     let info = model.info().clone();
     assert!(info.trained);
     assert_eq!(info.style_name, "style");
@@ -121,9 +132,8 @@ fn short_run_lowers_the_loss_and_exports_a_working_model() {
     assert_eq!(styled.dimensions(), photo.dimensions());
 
     // `export` rebuilds the same model from the checkpoint.
-    let out = Command::new(BIN).args(["export", "--checkpoint", f.path("run").to_str().unwrap(), "-o", f.path("again.onnx").to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let mut again = nst_runtime::model::StyleModel::load(&f.path("again.onnx"), &cfg).unwrap();
+    succeed(Command::new(BIN).args(["export", "--checkpoint", f.path("run").to_str().unwrap(), "-o", f.path("again.onnx").to_str().unwrap()]));
+    let mut again = load_model(&f.path("again.onnx"));
     assert_eq!(again.stylize(&photo).unwrap(), styled);
     no_temp_files(&f.path("run"));
 
@@ -138,9 +148,8 @@ fn short_run_lowers_the_loss_and_exports_a_working_model() {
     // `metadata` changes the painting and its picture in place; the network stays.
     let other = f.path("other.png");
     imageio::save_rgb(&other, &RgbImage::from_fn(512, 256, |x, _| image::Rgb([(x / 2) as u8, 10, 200]))).unwrap();
-    let out = Command::new(BIN).args(["metadata", f.path("again.onnx").to_str().unwrap(), "--painting", "B. Painter, Other (2027)", "--painting-picture", other.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let mut changed = nst_runtime::model::StyleModel::load(&f.path("again.onnx"), &cfg).unwrap();
+    succeed(Command::new(BIN).args(["metadata", f.path("again.onnx").to_str().unwrap(), "--painting", "B. Painter, Other (2027)", "--painting-picture", other.to_str().unwrap()]));
+    let mut changed = load_model(&f.path("again.onnx"));
     assert_eq!(changed.info().painting.as_deref(), Some("B. Painter, Other (2027)"));
     let picture = image::load_from_memory(&changed.info().painting_picture_jpeg().unwrap()).unwrap();
     assert_eq!((picture.width(), picture.height()), (256, 128));
@@ -164,8 +173,7 @@ fn short_run_lowers_the_loss_and_exports_a_working_model() {
 #[test]
 fn init_from_starts_at_the_other_runs_weights_and_painting_is_recorded() {
     let f = Fixture::new();
-    let out = f.train(&["--iterations", "30", "--sample-every", "0", "--crop-scale", "0.5,0.8"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    succeed(&mut f.train(&["--iterations", "30", "--sample-every", "0", "--crop-scale", "0.5,0.8"]));
     let base = losses(&f.path("run/losses.csv"));
     let base_start = base[0].1;
     let base_end = base[27..].iter().map(|l| l.1).sum::<f64>() / 3.0;
@@ -180,8 +188,7 @@ fn init_from_starts_at_the_other_runs_weights_and_painting_is_recorded() {
     assert!(out.status.success(), "{}", stderr(&out));
     let tuned = losses(&run2.join("losses.csv"));
     assert!(tuned[0].1 < 0.5 * base_start && tuned[0].1 < 2.0 * base_end, "fine-tuning starts at {:e}; the first run went {base_start:e} -> {base_end:e}", tuned[0].1);
-    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1), tiling: None };
-    let info = nst_runtime::model::StyleModel::load(&f.path("tuned.onnx"), &cfg).unwrap().info().clone();
+    let info = load_model(&f.path("tuned.onnx")).info().clone();
     assert_eq!(info.painting.as_deref(), Some("A. Painter, Test (2026)"));
     assert!(info.training.unwrap()["command"].as_str().unwrap().contains("--init-from"));
 
@@ -197,8 +204,7 @@ fn init_from_starts_at_the_other_runs_weights_and_painting_is_recorded() {
     assert!((from_onnx[0].1 - tuned[0].1).abs() <= 1e-4 * tuned[0].1, "from the .onnx: {:e}, from the checkpoint: {:e}", from_onnx[0].1, tuned[0].1);
     // An untrained network has no training settings to start from.
     let untrained = f.path("untrained.onnx");
-    let out = Command::new(BIN).args(["init", "--base-channels", "8", "--residual-blocks", "1", "-o", untrained.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    succeed(Command::new(BIN).args(["init", "--base-channels", "8", "--residual-blocks", "1", "-o", untrained.to_str().unwrap()]));
     let out = f.train(&["--iterations", "1", "--checkpoint-dir", f.path("run5").to_str().unwrap(), "--init-from", untrained.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not a model trained by nst-train"), "{}", stderr(&out));
@@ -216,8 +222,7 @@ fn init_from_starts_at_the_other_runs_weights_and_painting_is_recorded() {
 #[test]
 fn a_teacher_replaces_the_photo_as_the_content_target() {
     let f = Fixture::new();
-    let out = f.train(&["--iterations", "10", "--sample-every", "0"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    succeed(&mut f.train(&["--iterations", "10", "--sample-every", "0"]));
     let teacher = f.path("model.onnx");
     // Content loss only, from the teacher's own weights: against the photo it is the
     // teacher's distance from the photo; against the teacher's output (--teacher) the
@@ -228,8 +233,7 @@ fn a_teacher_replaces_the_photo_as_the_content_target() {
         let model = format!("{run}.onnx");
         args.push(&model);
         args.extend(extra);
-        let out = f.train(&args).output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        let out = succeed(&mut f.train(&args));
         (losses(&Path::new(run).join("losses.csv"))[0].1, stderr(&out), model)
     };
     let (photo, _, _) = content_only(f.path("photo").to_str().unwrap(), &[]);
@@ -237,8 +241,7 @@ fn a_teacher_replaces_the_photo_as_the_content_target() {
     assert!(photo > 1.0, "the teacher is some way from the photo: {photo:e}");
     assert!(distilled < 1e-3 * photo, "against its own output: {distilled:e}, against the photo: {photo:e}");
     assert!(log.contains("content target: the output of"), "{log}");
-    let cfg = nst_runtime::model::SessionConfig { provider: nst_runtime::ep::Provider::Cpu, threads: Some(1), tiling: None };
-    let info = nst_runtime::model::StyleModel::load(Path::new(&model), &cfg).unwrap().info().clone();
+    let info = load_model(Path::new(&model)).info().clone();
     assert_eq!(info.training.unwrap()["teacher"].as_str(), teacher.to_str(), "the model records its teacher");
 
     // A teacher that is not a model is refused before anything is written.
@@ -343,8 +346,7 @@ fn bad_inputs_are_refused_clearly() {
 fn corrupt_dataset_files_are_skipped_with_a_warning() {
     let f = Fixture::new();
     std::fs::write(f.path("data/zz_corrupt.jpg"), b"\xff\xd8\xff garbage").unwrap();
-    let out = f.train(&["--iterations", "4", "--sample-every", "0"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = succeed(&mut f.train(&["--iterations", "4", "--sample-every", "0"]));
     let err = stderr(&out);
     assert!(err.contains("zz_corrupt.jpg") && err.contains("skipped"), "{err}");
 }
@@ -352,8 +354,7 @@ fn corrupt_dataset_files_are_skipped_with_a_warning() {
 #[test]
 fn checkpoint_of_another_architecture_is_refused() {
     let f = Fixture::new();
-    let out = f.train(&["--iterations", "2", "--sample-every", "0"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    succeed(&mut f.train(&["--iterations", "2", "--sample-every", "0"]));
     // A checkpoint whose weights do not fit the architecture it claims.
     let ckpt = f.path("run/checkpoint.safetensors");
     let mut loaded = nst_trainer::checkpoint::load(&ckpt).unwrap();
