@@ -20,7 +20,9 @@
 # models go, weights/: point it elsewhere to compare before replacing the bundled ones),
 # PLAN (the stages for every style named, in place of the table below), CROP (128, or 256
 # for the fine-tuning at 256-px crops), LR, STYLE_LAYERS and CONTENT_LAYERS (nst-train's
-# --lr, --style-layers and --content-layers for the fine-tuning), TEACHERS (a folder of
+# --lr, --style-layers and --content-layers for the fine-tuning, lettering stages aside),
+# TEXT_DATASET (the lettering set of the stages marked ":text", default DATASET_text, made
+# by datasets/text_overlay.py), TEACHERS (a folder of
 # full networks, e.g. weights: each style distils TEACHERS/<style>.onnx, nst-train
 # --teacher, in place of the table teacher_of below).
 # Measure each model with benches/eval_styles.sh before it replaces a bundled one.
@@ -38,13 +40,13 @@ mkdir -p "$out"
 
 # shellcheck source=scripts/training.sh
 . "$root/scripts/training.sh"
-common=(--variant fast --norm instance --downsamplings 2 --dataset "$dataset" --style-size 512 --threads 2 --sample-every 100)
+common=(--variant fast --norm instance --downsamplings 2 --style-size 512 --threads 2 --sample-every 100)
 check_crop train_fast_styles
 
 # BASE may also be a trained fast model (e.g. weights/vg_starry_night.fast.onnx):
 # --init-from takes its weights and settings from the file.
 if needs_base "$base"; then
-  "$train" "${common[@]}" "${crops128[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --iterations "${BASE_ITERATIONS:-1000}" \
+  "$train" "${common[@]}" "${crops128[@]}" --dataset "$dataset" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --iterations "${BASE_ITERATIONS:-1000}" \
     --checkpoint-dir "$base" -o "$base.onnx" --painting "${painting[vg_starry_night]}"
 fi
 # The stages after the shared start, per style: "iterations:content weight:TV weight"
@@ -71,12 +73,12 @@ declare -A stages=(
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=(vg_starry_night wave_crop the_scream shipwreck kandinsky_composition_vii udnie)
 apply_plan "${styles[@]}"
+check_stages "$(basename "$0" .sh)" "${styles[@]}"
 # The fine-tuning's crops (CROP=256: 256-px crops, batch 2, half the speed), and, when
 # set, its learning rate (LR) and style layers (STYLE_LAYERS, e.g. relu2_1,...,relu5_1).
 if [ "${CROP:-128}" = 256 ]; then common+=("${crops256[@]}"); else common+=("${crops128[@]}"); fi
 [ -z "${LR:-}" ] || common+=(--lr "$LR")
 [ -z "${STYLE_LAYERS:-}" ] || common+=(--style-layers "$STYLE_LAYERS")
-[ -z "${CONTENT_LAYERS:-}" ] || common+=(--content-layers "$CONTENT_LAYERS")
 # The styles distilled from a full network (nst-train --teacher): a model file, relative
 # to the project root unless absolute; TEACHERS=DIR (relative to the current folder)
 # replaces it with DIR/<style>.onnx for every style named. Every teacher is checked before

@@ -24,7 +24,9 @@
 # style named, in place of the table below: PLAN="800:2:1000"), CROP (128, or 256 for the
 # fine-tuning at 256-px crops, batch 2: half the speed, closer to the 512 px the styles are
 # measured at; default: the table crop_of below), CONTENT_LAYERS (nst-train's
-# --content-layers for every style named; default relu4_2).
+# --content-layers for every style named, lettering stages aside; default relu4_2),
+# TEXT_DATASET (the lettering set of the stages marked ":text", default DATASET_text, made
+# by datasets/text_overlay.py).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/training.sh
@@ -39,11 +41,11 @@ mkdir -p "$out"
 [ -x "$train" ] || { echo "train_full_styles: $train is missing: run make build" >&2; exit 1; }
 [ -d "$dataset" ] || { echo "train_full_styles: $dataset is missing: run datasets/split.sh" >&2; exit 1; }
 
-common=(--variant full --dataset "$dataset" --style-size 512 --threads 2 --sample-every 100)
+common=(--variant full --style-size 512 --threads 2 --sample-every 100)
 check_crop train_full_styles
 if needs_base "$base"; then
   echo "== shared start: 1200 iterations ($(date +%H:%M))"
-  "$train" "${common[@]}" "${crops128[@]}" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --tv-weight 1000 --iterations 1200 \
+  "$train" "${common[@]}" "${crops128[@]}" --dataset "$dataset" --style "$paintings/vg_starry_night.jpg" --content-weight 10 --tv-weight 1000 --iterations 1200 \
     --checkpoint-dir "$base" --overwrite -o "$base.onnx" --painting "${painting[vg_starry_night]}"
 fi
 # The fine-tuning: a gentler learning rate, and no relu1_1 Gram matrix (the painting's
@@ -59,7 +61,9 @@ declare -A stages=(
   [vg_wheat_field]="500:2.5:1000"
   [shipwreck]="500:2.5:1000"
   [the_scream]="500:2.5:1000"
-  [udnie]="500:2.5:1000 300:1.2:1000"
+  # Udnie and Edtaonisl end with a lettering stage (":text", scripts/training.sh): their
+  # flat planes painted lettering into bars, and 22-26 px letters read again after it.
+  [udnie]="500:2.5:1000 300:1.2:1000 400:1.2:1000:text"
   # Edtaonisl starts from Udnie's network (BASE=weights/udnie.onnx, Picabia's other
   # painting of 1913): from Starry Night's it painted a bear's head away in two tones.
   [edtaonisl]="400:3:1000"
@@ -70,11 +74,11 @@ declare -A crop_of=([tahiti_guaguin]=256 [vg_wheat_field]=256 [shipwreck]=256 [t
 styles=("$@")
 [ ${#styles[@]} -gt 0 ] || styles=("${all_styles[@]}")
 apply_plan "${styles[@]}"
+check_stages "$(basename "$0" .sh)" "${styles[@]}"
 for style in "${styles[@]}"; do
   case ${CROP:-${crop_of[$style]:-128}} in
     256) flags=("${common[@]}" "${crops256[@]}") ;;
     *) flags=("${common[@]}" "${crops128[@]}") ;;
   esac
-  [ -z "${CONTENT_LAYERS:-}" ] || flags+=(--content-layers "$CONTENT_LAYERS")
   train_stages full "" "500:2:1000" flags "$style"
 done

@@ -40,29 +40,58 @@ apply_plan() {
   fi
 }
 
+# check_stages SCRIPT STYLE...: refuses a stage that is not "iterations:content weight:TV
+# weight[:text]", and a lettering stage (":text") when the lettering set is missing, before
+# anything is trained.
+check_stages() {
+  local script=$1 style stage kind
+  shift
+  for style in "$@"; do
+    for stage in ${stages[$style]:-}; do
+      IFS=: read -r _ _ _ kind <<< "$stage"
+      case $kind in
+        "") ;;
+        text)
+          [ -d "$(text_dataset)" ] || { echo "$script: $style has a lettering stage and $(text_dataset) is missing: run datasets/text_overlay.py $dataset $(text_dataset)" >&2; exit 1; } ;;
+        *) echo "$script: stage '$stage' of $style: the fourth field may only be 'text'" >&2; exit 1 ;;
+      esac
+    done
+  done
+}
+
+# The lettering set: the training photos plus copies with made-up signs drawn on them
+# (datasets/text_overlay.py); TEXT_DATASET, default the dataset's folder with "_text".
+text_dataset() {
+  echo "${TEXT_DATASET:-${dataset%/}_text}"
+}
+
 # train_stages PREFIX SUFFIX DEFAULT_PLAN FLAGS STYLE...: each style fine-tuned from $base
 # in the stages of ${stages[STYLE]} (or DEFAULT_PLAN), "iterations:content weight:TV
 # weight" each, every stage starting from the run folder of the one before
 # ($runs/PREFIX_STYLE_stageN); the last writes $out/STYLE$SUFFIX.onnx. FLAGS names the
-# array of nst-train options every stage takes. Uses the caller's train, runs, out, base,
-# paintings and stages.
+# array of nst-train options every stage takes. A stage ending in ":text" is a lettering
+# stage: it trains on the lettering set (text_dataset) with relu2_2 beside relu4_2 as
+# content layers (the letters' strokes kept, not only the shapes); the others train on
+# $dataset with CONTENT_LAYERS (nst-train's default when empty). Uses the caller's train,
+# runs, out, base, dataset, paintings and stages.
 train_stages() {
   local prefix=$1 suffix=$2 default=$3
-  # A name no caller uses for its array: "local -n flags=flags" would be a circular reference.
   local -n stage_flags=$4
   shift 4
-  local style plan from i iterations content tv run model
+  local style plan from i iterations content tv kind run model data layers
   for style in "$@"; do
     read -r -a plan <<< "${stages[$style]:-$default}"
     from=$base
     for i in "${!plan[@]}"; do
-      IFS=: read -r iterations content tv <<< "${plan[$i]}"
+      IFS=: read -r iterations content tv kind <<< "${plan[$i]}"
+      data=$dataset layers=${CONTENT_LAYERS:-}
+      [ "$kind" != text ] || { data=$(text_dataset); layers=relu2_2,relu4_2; }
       run="$runs/${prefix}_${style}_stage$((i + 1))"
       model="$run.onnx"
       [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style$suffix.onnx"
-      echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv ($(date +%H:%M))"
-      "$train" "${stage_flags[@]}" --style "$paintings/$style.jpg" --init-from "$from" --content-weight "$content" --tv-weight "$tv" \
-        --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
+      echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv${kind:+, lettering} ($(date +%H:%M))"
+      "$train" "${stage_flags[@]}" --dataset "$data" ${layers:+--content-layers "$layers"} --style "$paintings/$style.jpg" --init-from "$from" \
+        --content-weight "$content" --tv-weight "$tv" --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
       from=$run
     done
   done

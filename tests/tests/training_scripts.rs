@@ -45,7 +45,7 @@ impl Project {
             .env("PAINTINGS", self.scratch.path("paintings"))
             .env("BASE", self.scratch.path("base.onnx"))
             .env("OUT", self.out());
-        for var in ["CROP", "PLAN", "LR", "STYLE_LAYERS", "CONTENT_LAYERS", "TEACHERS"] {
+        for var in ["CROP", "PLAN", "LR", "STYLE_LAYERS", "CONTENT_LAYERS", "TEACHERS", "TEXT_DATASET"] {
             cmd.env_remove(var);
         }
         for (k, v) in env {
@@ -202,4 +202,41 @@ fn a_missing_base_model_is_an_error_not_a_start_to_train() {
         assert!(!ok && calls.is_empty(), "{script}: {calls:#?}");
         assert!(err.contains("no-such-start.onnx is missing"), "{script}: {err}");
     }
+}
+
+#[test]
+fn lettering_stages_train_on_the_lettering_set_with_relu2_2() {
+    let p = Project::new();
+    // Without the lettering set: refused before anything is trained, with the way to make it.
+    let plan = [("PLAN", "300:2:1000 200:1.2:1000:text")];
+    let (ok, err, calls) = p.run("train_full_styles.sh", &plan, &["shipwreck"]);
+    assert!(!ok && calls.is_empty(), "{calls:#?}");
+    assert!(err.contains("dataset_text is missing") && err.contains("text_overlay.py"), "{err}");
+
+    p.scratch.mkdir("dataset_text");
+    let env = [plan[0], ("CONTENT_LAYERS", "relu3_2,relu4_2")];
+    for script in ["train_full_styles.sh", "train_fast_styles.sh"] {
+        let (ok, err, calls) = p.run(script, &env, &["shipwreck"]);
+        assert!(ok && err.is_empty(), "{script} failed: {err}");
+        assert_eq!(calls.len(), 2, "{calls:#?}");
+        // The plain stage: the dataset and CONTENT_LAYERS; the lettering stage: the
+        // lettering set with relu2_2 beside relu4_2, from the stage before.
+        assert_eq!(value(&calls[0], "--dataset"), p.scratch.path("dataset").to_str().unwrap());
+        assert_eq!(value(&calls[0], "--content-layers"), "relu3_2,relu4_2");
+        assert_eq!(value(&calls[1], "--dataset"), p.scratch.path("dataset_text").to_str().unwrap());
+        assert_eq!(value(&calls[1], "--content-layers"), "relu2_2,relu4_2");
+        assert_eq!(value(&calls[1], "--content-weight"), "1.2");
+        assert!(value(&calls[1], "--init-from").ends_with("_shipwreck_stage1"), "{}", calls[1]);
+        for call in &calls {
+            assert_eq!(call.split(' ').filter(|w| *w == "--dataset").count(), 1, "one --dataset per call: {call}");
+        }
+    }
+    // TEXT_DATASET names another folder; a fourth field other than "text" is refused.
+    p.scratch.mkdir("signs");
+    let signs = p.scratch.path("signs");
+    let (ok, err, calls) = p.run("train_full_styles.sh", &[plan[0], ("TEXT_DATASET", signs.to_str().unwrap())], &["shipwreck"]);
+    assert!(ok, "{err}");
+    assert_eq!(value(&calls[1], "--dataset"), signs.to_str().unwrap());
+    let (ok, err, calls) = p.run("train_full_styles.sh", &[("PLAN", "300:2:1000:txt")], &["shipwreck"]);
+    assert!(!ok && calls.is_empty() && err.contains("may only be 'text'"), "{err}");
 }
