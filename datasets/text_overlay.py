@@ -85,7 +85,10 @@ def main():
     if len(sys.argv) not in (3, 4):
         fail("usage: text_overlay.py SOURCE DEST [COUNT]")
     src, dest = Path(sys.argv[1]), Path(sys.argv[2])
-    count = int(sys.argv[3]) if len(sys.argv) == 4 else 250
+    count = sys.argv[3] if len(sys.argv) == 4 else "250"
+    if not count.isdigit():
+        fail(f"COUNT must be a whole number, not {count!r}")
+    count = int(count)
     rng = random.Random(int(os.environ.get("SEED", "1")))
     photos = sorted(p for p in src.iterdir() if p.suffix.lower() in EXTS) if src.is_dir() else []
     if not photos:
