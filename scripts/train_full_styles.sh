@@ -66,7 +66,7 @@ declare -A stages=(
   [udnie]="500:2.5:1000 300:1.2:1000 400:1.2:1000:text"
   # Edtaonisl starts from Udnie's network (BASE=weights/udnie.onnx, Picabia's other
   # painting of 1913): from Starry Night's it painted a bear's head away in two tones.
-  [edtaonisl]="400:3:1000 400:3:1000:text 250:1.5:1000:text"
+  [edtaonisl]="400:3:1000 400:3:1000:text 250:1.5:1000:text 250:2.5:1000:text"
 )
 # The styles fine-tuned on 256-px crops (at 128 px they stayed above the bar, or reached it
 # only with blotches); CROP overrides this.
