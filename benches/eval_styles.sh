@@ -8,7 +8,7 @@
 # near-white where the photo was not) and of flat patches (16-px tiles painted one even
 # colour where the photo had detail: discs; with the photos where they pass 0.5 %, to look
 # at), then a Markdown table for the README with the bar
-# of the model's variant (full: <= 0.30 / <= 0.55, fast: <= 0.35 / <= 0.55, blown-out
+# of the model's variant (its metadata's, not its file name's; full: <= 0.30 / <= 0.55, fast: <= 0.35 / <= 0.55, blown-out
 # <= 0.25%), judged on all the photos together.
 #
 #   benches/eval_styles.sh [MODEL.onnx ...]
@@ -43,9 +43,19 @@ for d in $photos; do [ -d "$d" ] || die "$d: no such folder of photos (set PHOTO
 mkdir -p "$out"
 pairs="$out/pairs.tsv"
 : > "$pairs"
+: > "$out/variants.tsv"
 for model in "${models[@]}"; do
     name=$(basename "$model" .onnx)
-    image=$("$py" -c 'import sys, onnxruntime as ort; print(ort.InferenceSession(sys.argv[1]).get_modelmeta().custom_metadata_map.get("nst.style_image", ""))' "$model")
+    # The painting (nst.style_image) and the variant, from the model's metadata:
+    # nst.architecture "nst_fast" (runtime/src/contract.rs) is the fast network, anything
+    # else the full one; nst.quantization marks an int8 copy. The file's name does not count.
+    read -r image variant < <("$py" -c 'import sys, onnxruntime as ort
+m = ort.InferenceSession(sys.argv[1]).get_modelmeta().custom_metadata_map
+v = "fast" if m.get("nst.architecture") == "nst_fast" else "full"
+print(m.get("nst.style_image", "") or "-", v + (",int8" if "nst.quantization" in m else ""))' "$model") \
+        || die "$name: cannot read $model (not an ONNX model?)"
+    [ "$image" != - ] || image=
+    printf '%s\t%s\n' "$name" "$variant" >> "$out/variants.tsv"
     [ -n "$image" ] || { image="${name%.int8}"; image="${image%.fast}.jpg"; }
     painting="$styles/$image"
     [ -f "$painting" ] || die "$name: its painting $painting is missing (set STYLES)"
@@ -71,10 +81,8 @@ echo "scoring $(wc -l < "$pairs") images with nst-eval at $size px"
 import json, os, sys, statistics
 out, photo_dirs, models = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
 rows = [json.loads(l) for l in open(os.path.join(out, "scores.jsonl"))]
-def variant(name):
-    # weights/<style>.onnx is full, <style>.fast.onnx fast, <style>.fast.int8.onnx its int8 copy.
-    base = name[:-len(".int8")] if name.endswith(".int8") else name
-    return "fast" if base.endswith(".fast") else "full"
+# Each model's variant, read from its metadata above ("full", "fast" or "fast,int8").
+variants = dict(l.rstrip("\n").split("\t") for l in open(os.path.join(out, "variants.tsv")))
 bar = {"full": (0.30, 0.55), "fast": (0.35, 0.55)}
 table = []
 for m in models:
@@ -92,9 +100,9 @@ for m in models:
     # photos where they cover more than 0.5 % (worth a look; not part of the bar).
     f = 100 * statistics.mean(r["flat_patches"] for r in mine)
     flagged = sorted(os.path.basename(r["path"]) for r in mine if r["flat_patches"] > 0.005)
-    v = variant(name)
+    v, _, q = variants[name].partition(",")
     ok = s <= bar[v][0] and c <= bar[v][1] and b <= 0.25
-    table.append((name, v + (", int8" if name.endswith(".int8") else ""), s, c, b, f, len(flagged), n, ok))
+    table.append((name, v + (", int8" if q else ""), s, c, b, f, len(flagged), n, ok))
     print(f"{name:<34} all {s:.3f}/{c:.3f}/{b:.2f}% (n={n})   {parts}")
     if flagged:
         print(f"{'':<34} flat patches over 0.5 % of {len(flagged)} photo(s): {' '.join(flagged[:10])}{' ...' if len(flagged) > 10 else ''}")
