@@ -7,9 +7,9 @@
 # (lower = more of the photo's structure kept) and the share of blown-out pixels (made
 # near-white where the photo was not) and of flat patches (16-px tiles painted one even
 # colour where the photo had detail: discs; with the photos where they pass 0.5 %, to look
-# at), then a Markdown table for the README with the bar
-# of the model's variant (its metadata's, not its file name's; full: <= 0.30 / <= 0.55, fast: <= 0.35 / <= 0.55, blown-out
-# <= 0.25%), judged on all the photos together.
+# at), then a Markdown table for the README with the bar of the model's variant, read from
+# its metadata, not its file name (full: <= 0.30 / <= 0.55, fast: <= 0.35 / <= 0.55,
+# blown-out <= 0.25%), judged on all the photos together.
 #
 #   benches/eval_styles.sh [MODEL.onnx ...]
 #

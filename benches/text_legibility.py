@@ -20,6 +20,7 @@ LEGIBLE (0.8). Needs Debian's tesseract-ocr and fonts-dejavu-core (DejaVu Sans B
 """
 
 import difflib
+import io
 import os
 import shutil
 import subprocess
@@ -52,7 +53,7 @@ def background():
 
 
 def card():
-    """The card, and the box (x0, y0, x1, y1), letter height and text of every line."""
+    """The card, and the box (x0, y0, x1, y1), font size and text of every line."""
     if not FONT.exists():
         fail(f"{FONT} is missing: install Debian's fonts-dejavu-core")
     im = background()
@@ -75,21 +76,16 @@ def card():
     return im, lines
 
 
-def read(im, box):
-    """What OCR (tesseract, one line of text) reads in `box` of `im`, enlarged 3x."""
-    line = im.convert("L").crop(box)
-    line = line.resize((line.width * 3, line.height * 3), Image.LANCZOS)
-    r = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7"], input=_png(line), capture_output=True)
+def read(grey, box):
+    """What OCR (tesseract, one line of text) reads in `box` of the greyscale `grey`,
+    enlarged 3x."""
+    line = grey.crop(box)
+    png = io.BytesIO()
+    line.resize((line.width * 3, line.height * 3), Image.LANCZOS).save(png, "PNG")
+    r = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7"], input=png.getvalue(), capture_output=True)
     if r.returncode != 0:
         fail(f"tesseract failed: {r.stderr.decode(errors='replace')}")
     return r.stdout.decode(errors="replace").strip()
-
-
-def _png(im):
-    import io
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def similarity(want, got):
@@ -126,9 +122,10 @@ def main():
             styled = Image.open(path)
             if styled.size != (W, H):
                 fail(f"{path} is {styled.size}, not {(W, H)}")
+        grey = styled.convert("L")
         by_size = {}
         for box, size, text in lines:
-            by_size.setdefault(size, []).append(similarity(text, read(styled, box)))
+            by_size.setdefault(size, []).append(similarity(text, read(grey, box)))
         means = {s: sum(v) / len(v) for s, v in by_size.items()}
         ok = [s for s in sizes if all(means[t] >= legible for t in sizes if t >= s)]
         large = [means[s] for s in sizes if s >= 22]

@@ -1,7 +1,8 @@
 """Adds lettering to a training set, so that a style learns to keep text readable: photos
 with few signs in them teach a network nothing about letters, and styles of flat planes
-(Picabia's) paint them into bars. Writes DEST, a folder holding a symbolic link to every
-photo of SOURCE plus COUNT copies of randomly chosen photos with signs drawn on them: one
+(Picabia's) paint them into bars. Writes DEST, a folder holding a symbolic link to SOURCE
+(DEST/photos: nst-train walks it as it walks SOURCE) plus COUNT copies of randomly chosen
+photos of SOURCE with signs drawn on them: one
 to three panels (dark letters on a light panel, light on a dark or coloured one) or bare
 lettering on the photo, with made-up words at 10-56 px in several fonts, at random places.
 
@@ -24,7 +25,9 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation")]
 BENCH_FONT = "DejaVuSans-Bold.ttf"
-EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+# The image files nst-train reads (runtime/src/imageio.rs, IMAGE_EXTENSIONS; hidden files
+# and folders skipped, folders walked: trainer/src/data.rs).
+EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 VOWELS = "aeiou"
 
@@ -90,17 +93,16 @@ def main():
         fail(f"COUNT must be a whole number, not {count!r}")
     count = int(count)
     rng = random.Random(int(os.environ.get("SEED", "1")))
-    photos = sorted(p for p in src.iterdir() if p.suffix.lower() in EXTS) if src.is_dir() else []
+    photos = sorted(p for p in src.rglob("*") if p.suffix.lower() in EXTS and not any(part.startswith(".") for part in p.relative_to(src).parts)) if src.is_dir() else []
     if not photos:
         fail(f"{src}: no photos there")
     fonts = sorted(f for d in FONT_DIRS if d.is_dir() for f in d.glob("*.ttf") if f.name != BENCH_FONT and "Math" not in f.name and "ExtraLight" not in f.name)
     if not fonts:
         fail("no fonts: install Debian's fonts-dejavu-core and fonts-liberation")
     dest.mkdir(parents=True, exist_ok=True)
-    for p in photos:
-        link = dest / p.name
-        if not link.exists():
-            link.symlink_to(p.resolve())
+    link = dest / "photos"
+    if not link.exists():
+        link.symlink_to(src.resolve(), target_is_directory=True)
     for i in range(count):
         p = rng.choice(photos)
         try:
@@ -110,10 +112,10 @@ def main():
             continue
         draw_signs(im, fonts, rng)
         out = dest / f"text{i:04d}_{p.stem}.jpg"
-        tmp = out.with_suffix(".tmp.jpg")
-        im.save(tmp, quality=92)
+        tmp = dest / f".{out.name}.tmp"  # hidden: nst-train skips it if a run is cut short
+        im.save(tmp, "JPEG", quality=92)
         tmp.rename(out)
-    print(f"text_overlay: {len(photos)} photos linked and {count} with lettering written in {dest}")
+    print(f"text_overlay: {link} links the {len(photos)} photos of {src}; {count} with lettering written in {dest}")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ text_dataset() {
 # runs, out, base, dataset, paintings and stages.
 train_stages() {
   local prefix=$1 suffix=$2 default=$3
+  # A name no caller uses for its array: "local -n flags=flags" would be a circular reference.
   local -n stage_flags=$4
   shift 4
   local style plan from i iterations content tv kind run model data layers

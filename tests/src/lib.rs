@@ -428,9 +428,19 @@ pub fn video_frames(path: &Path) -> Vec<RgbImage> {
     out.stdout.chunks_exact(size).map(|c| RgbImage::from_raw(w, h, c.to_vec()).expect("frame")).collect()
 }
 
+/// The project's root folder (the checkout).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A file of the project's `weights/` folder (the bundled models).
+pub fn weights(name: &str) -> PathBuf {
+    project_root().join("weights").join(name)
+}
+
 /// The folder `shared/` beside the project checkout (test videos), if it is there.
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    let dir = project_root().join("../shared");
     dir.is_dir().then_some(dir)
 }
 

@@ -16,10 +16,6 @@ fn photo(s: &Scratch) -> std::path::PathBuf {
     s.image("photo.png", pattern(96, 64))
 }
 
-fn weights(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights").join(name)
-}
-
 /// The per-pixel mix of two pictures.
 fn mix(a: &image::RgbImage, b: &image::RgbImage, share_b: f32) -> image::RgbImage {
     image::RgbImage::from_fn(a.width(), a.height(), |x, y| {

@@ -3,14 +3,10 @@
 //! is held to the fast bar, a full network named like a fast one to the full bar. Tiny
 //! photos and a painting made in code; the bundled Udnie models as the models.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use nst_tests::{pattern, Scratch};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use nst_tests::{pattern, project_root, weights, Scratch};
 
 /// Runs the script on `models` with two 96x64 photos at 64 px; returns (success, stdout, stderr).
 fn eval(s: &Scratch, models: &[&Path]) -> (bool, String, String) {
@@ -20,7 +16,7 @@ fn eval(s: &Scratch, models: &[&Path]) -> (bool, String, String) {
     // The bundled Udnie models name their painting "udnie.jpg" (nst.style_image).
     s.image("styles/udnie.jpg", pattern(80, 80));
     let out = Command::new("bash")
-        .arg(root().join("benches/eval_styles.sh"))
+        .arg(project_root().join("benches/eval_styles.sh"))
         .args(models)
         .env("PHOTOS", &photos)
         .env("STYLES", s.path("styles"))
@@ -41,12 +37,11 @@ fn variant_of<'a>(table: &'a str, model: &str) -> &'a str {
 #[test]
 fn the_bar_follows_the_metadata_not_the_file_name() {
     let s = Scratch::new();
-    let weights = root().join("weights");
     let fast_int8 = s.path("models/plain.onnx");
     let full = s.path("models/looks.fast.onnx");
     std::fs::create_dir_all(s.path("models")).unwrap();
-    std::fs::copy(weights.join("udnie.fast.int8.onnx"), &fast_int8).expect("copy the bundled udnie.fast.int8.onnx");
-    std::fs::copy(weights.join("udnie.onnx"), &full).expect("copy the bundled udnie.onnx");
+    std::fs::copy(weights("udnie.fast.int8.onnx"), &fast_int8).expect("copy the bundled udnie.fast.int8.onnx");
+    std::fs::copy(weights("udnie.onnx"), &full).expect("copy the bundled udnie.onnx");
 
     let (ok, stdout, stderr) = eval(&s, &[&fast_int8, &full]);
     assert!(ok, "eval_styles.sh failed:\n{stderr}");

@@ -28,10 +28,6 @@ fn photo(w: u32, h: u32) -> RgbImage {
     })
 }
 
-fn weights(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights").join(name)
-}
-
 /// nst-eval's style_ratio of `images` (in order) for `content` and `painting`.
 fn style_ratios(content: &Path, painting: &Path, images: &[&Path]) -> Vec<f64> {
     let out = Command::new(binary("nst-eval")).arg("--content").arg(content).arg("--style").arg(painting).args(images).arg("--json").output().unwrap();

@@ -2,17 +2,11 @@
 //! shared instance-norm statistics give the untiled result, at awkward sizes and tile
 //! sizes, and leave no seam even when the statistics come from a smaller copy.
 
-use std::path::{Path, PathBuf};
-
 use image::RgbImage;
 use nst_runtime::ep::Provider;
 use nst_runtime::model::{SessionConfig, StyleModel};
 use nst_runtime::tiling::Tiling;
 use nst_tests::*;
-
-fn weights(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights").join(name)
-}
 
 fn load(name: &str) -> StyleModel {
     StyleModel::load(&weights(name), &SessionConfig { provider: Provider::Cpu, threads: Some(2), tiling: None }).unwrap()
