@@ -5,6 +5,9 @@ with few signs in them teach a network nothing about letters, and styles of flat
 photos of SOURCE with signs drawn on them: one
 to three panels (dark letters on a light panel, light on a dark or coloured one) or bare
 lettering on the photo, with made-up words at 10-56 px in several fonts, at random places.
+Beside each, DEST/.masks/<name>.png is its focus mask (white on the letters and a few
+pixels around them), for nst-train's --focus-masks DEST/.masks: a style can then be asked
+to keep the letters without being asked to keep the rest of the photo.
 
     python datasets/text_overlay.py SOURCE DEST [COUNT]    (COUNT: 250)
 
@@ -56,8 +59,10 @@ def vivid(rng):
     return tuple(c)
 
 
-def draw_signs(im, fonts, rng):
+def draw_signs(im, mask, fonts, rng):
+    """Draws the signs on im, and their letters, widened by a few pixels, on mask."""
     d = ImageDraw.Draw(im)
+    dm = ImageDraw.Draw(mask)
     w, h = im.size
     for _ in range(rng.randint(1, 3)):
         size = rng.choice([10, 12, 14, 16, 18, 20, 24, 28, 32, 40, 48, 56])
@@ -81,6 +86,7 @@ def draw_signs(im, fonts, rng):
         ty = y + size // 4
         for line, b in zip(lines, boxes):
             d.text((x + size // 2, ty - b[1]), line, font=font, fill=ink)
+            dm.text((x + size // 2, ty - b[1]), line, font=font, fill=255, stroke_width=max(2, size // 5), stroke_fill=255)
             ty += b[3] - b[1] + size // 3
 
 
@@ -100,6 +106,8 @@ def main():
     if not fonts:
         fail("no fonts: install Debian's fonts-dejavu-core and fonts-liberation")
     dest.mkdir(parents=True, exist_ok=True)
+    masks = dest / ".masks"  # hidden: nst-train does not read it as photos
+    masks.mkdir(exist_ok=True)
     link = dest / "photos"
     if not link.exists():
         link.symlink_to(src.resolve(), target_is_directory=True)
@@ -110,12 +118,15 @@ def main():
         except OSError as e:
             print(f"text_overlay: skipping {p}: {e}", file=sys.stderr)
             continue
-        draw_signs(im, fonts, rng)
+        mask = Image.new("L", im.size, 0)
+        draw_signs(im, mask, fonts, rng)
         out = dest / f"text{i:04d}_{p.stem}.jpg"
-        tmp = dest / f".{out.name}.tmp"  # hidden: nst-train skips it if a run is cut short
-        im.save(tmp, "JPEG", quality=92)
-        tmp.rename(out)
-    print(f"text_overlay: {link} links the {len(photos)} photos of {src}; {count} with lettering written in {dest}")
+        # The mask first: a photo is never there without its mask.
+        for image, path, fmt in ((mask, masks / f"{out.stem}.png", "PNG"), (im, out, "JPEG")):
+            tmp = path.parent / f".{path.name}.tmp"  # hidden: nst-train skips it if a run is cut short
+            image.save(tmp, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+            tmp.rename(path)
+    print(f"text_overlay: {link} links the {len(photos)} photos of {src}; {count} with lettering written in {dest}, their focus masks in {masks}")
 
 
 if __name__ == "__main__":

@@ -40,9 +40,9 @@ apply_plan() {
   fi
 }
 
-# check_stages SCRIPT STYLE...: refuses a stage that is not "iterations:content weight:TV
-# weight[:text]", and a lettering stage (":text") when the lettering set is missing, before
-# anything is trained.
+# check_stages SCRIPT STYLE...: refuses a stage whose fourth field is not empty, "text" or
+# "focus=WEIGHT" (a positive number), and a lettering stage (":text") when the lettering
+# set is missing, or a focus stage when its masks are, before anything is trained.
 check_stages() {
   local script=$1 style stage kind
   shift
@@ -53,7 +53,11 @@ check_stages() {
         "") ;;
         text)
           [ -d "$(text_dataset)" ] || { echo "$script: $style has a lettering stage and $(text_dataset) is missing: run datasets/text_overlay.py $dataset $(text_dataset)" >&2; exit 1; } ;;
-        *) echo "$script: stage '$stage' of $style: the fourth field may only be 'text'" >&2; exit 1 ;;
+        focus=*)
+          [[ ${kind#focus=} =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ ${kind#focus=} =~ [1-9] ]] ||
+            { echo "$script: stage '$stage' of $style: the focus weight must be a positive number (focus=150)" >&2; exit 1; }
+          [ -d "$(text_dataset)/.masks" ] || { echo "$script: $style has a focus stage and $(text_dataset)/.masks is missing: run datasets/text_overlay.py $dataset $(text_dataset) (it writes the masks)" >&2; exit 1; } ;;
+        *) echo "$script: stage '$stage' of $style: the fourth field may only be 'text' or 'focus=WEIGHT'" >&2; exit 1 ;;
       esac
     done
   done
@@ -72,26 +76,34 @@ text_dataset() {
 # array of nst-train options every stage takes. A stage ending in ":text" is a lettering
 # stage: it trains on the lettering set (text_dataset) with relu2_2 beside relu4_2 as
 # content layers (the letters' strokes kept, not only the shapes); the others train on
-# $dataset with CONTENT_LAYERS (nst-train's default when empty). Uses the caller's train,
+# $dataset with CONTENT_LAYERS (nst-train's default when empty). A stage ending in
+# ":focus=W" is a focus stage: it trains on the lettering set with CONTENT_LAYERS, and its
+# masks (text_dataset/.masks) ask for the photo's relu2_2 features only on the letters,
+# at focus weight W (the rest of the picture stays free to take the painting's texture).
+# Uses the caller's train,
 # runs, out, base, dataset, paintings and stages.
 train_stages() {
   local prefix=$1 suffix=$2 default=$3
   # A name no caller uses for its array: "local -n flags=flags" would be a circular reference.
   local -n stage_flags=$4
   shift 4
-  local style plan from i iterations content tv kind run model data layers
+  local style plan from i iterations content tv kind run model data layers focus
   for style in "$@"; do
     read -r -a plan <<< "${stages[$style]:-$default}"
     from=$base
     for i in "${!plan[@]}"; do
       IFS=: read -r iterations content tv kind <<< "${plan[$i]}"
       data=$dataset layers=${CONTENT_LAYERS:-}
-      [ "$kind" != text ] || { data=$(text_dataset); layers=relu2_2,relu4_2; }
+      focus=()
+      case $kind in
+        text) data=$(text_dataset) layers=relu2_2,relu4_2 ;;
+        focus=*) data=$(text_dataset) focus=(--focus-masks "$data/.masks" --focus-weight "${kind#focus=}") ;;
+      esac
       run="$runs/${prefix}_${style}_stage$((i + 1))"
       model="$run.onnx"
       [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style$suffix.onnx"
-      echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv${kind:+, lettering} ($(date +%H:%M))"
-      "$train" "${stage_flags[@]}" --dataset "$data" ${layers:+--content-layers "$layers"} --style "$paintings/$style.jpg" --init-from "$from" \
+      echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv${kind:+, lettering}${focus[*]:+ (focus weight ${kind#focus=})} ($(date +%H:%M))"
+      "$train" "${stage_flags[@]}" --dataset "$data" ${layers:+--content-layers "$layers"} "${focus[@]}" --style "$paintings/$style.jpg" --init-from "$from" \
         --content-weight "$content" --tv-weight "$tv" --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
       from=$run
     done

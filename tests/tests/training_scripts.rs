@@ -238,5 +238,35 @@ fn lettering_stages_train_on_the_lettering_set_with_relu2_2() {
     assert!(ok, "{err}");
     assert_eq!(value(&calls[1], "--dataset"), signs.to_str().unwrap());
     let (ok, err, calls) = p.run("train_full_styles.sh", &[("PLAN", "300:2:1000:txt")], &["shipwreck"]);
-    assert!(!ok && calls.is_empty() && err.contains("may only be 'text'"), "{err}");
+    assert!(!ok && calls.is_empty() && err.contains("may only be 'text' or 'focus=WEIGHT'"), "{err}");
+}
+
+#[test]
+fn focus_stages_pass_the_lettering_masks_and_their_weight() {
+    let p = Project::new();
+    let plan = [("PLAN", "300:2:1000 200:4.5:1000:focus=150")];
+    // A lettering set without masks (made before text_overlay.py wrote them): refused.
+    p.scratch.mkdir("dataset_text");
+    let (ok, err, calls) = p.run("train_full_styles.sh", &plan, &["shipwreck"]);
+    assert!(!ok && calls.is_empty(), "{calls:#?}");
+    assert!(err.contains("dataset_text/.masks is missing") && err.contains("text_overlay.py"), "{err}");
+
+    p.scratch.mkdir("dataset_text/.masks");
+    for script in ["train_full_styles.sh", "train_fast_styles.sh"] {
+        let (ok, err, calls) = p.run(script, &plan, &["shipwreck"]);
+        assert!(ok && err.is_empty(), "{script} failed: {err}");
+        assert_eq!(calls.len(), 2, "{calls:#?}");
+        assert!(!calls[0].contains("--focus"), "the plain stage has no focus: {}", calls[0]);
+        // The focus stage: the lettering set, its masks and weight, the usual content layers.
+        assert_eq!(value(&calls[1], "--dataset"), p.scratch.path("dataset_text").to_str().unwrap());
+        assert_eq!(value(&calls[1], "--focus-masks"), p.scratch.path("dataset_text/.masks").to_str().unwrap());
+        assert_eq!(value(&calls[1], "--focus-weight"), "150");
+        assert_eq!(value(&calls[1], "--content-weight"), "4.5");
+        assert!(!calls[1].contains("--content-layers"), "nst-train's default content layers: {}", calls[1]);
+        assert!(value(&calls[1], "--init-from").ends_with("_shipwreck_stage1"), "{}", calls[1]);
+    }
+    for bad in ["focus=", "focus=0", "focus=-3", "focus=x"] {
+        let (ok, err, calls) = p.run("train_full_styles.sh", &[("PLAN", &format!("300:2:1000:{bad}"))], &["shipwreck"]);
+        assert!(!ok && calls.is_empty() && err.contains("focus weight must be a positive number"), "{bad}: {err}");
+    }
 }

@@ -17,6 +17,15 @@ pub fn content_loss(features: &Tensor, target: &Tensor) -> Tensor {
     features.mse_loss(target, Reduction::Mean)
 }
 
+/// [`content_loss`] where a mask is white: `mean(m (F - T)²)` over every position, with
+/// the masks `[N, 1, H, W]` (0-1, at image resolution) averaged down to the features'
+/// size. Zero masks give zero; all-white masks give [`content_loss`].
+pub fn masked_content_loss(features: &Tensor, target: &Tensor, masks: &Tensor) -> Tensor {
+    let size = features.size();
+    let m = masks.adaptive_avg_pool2d([size[2], size[3]]).to_kind(features.kind());
+    (m * (features - target).square()).mean(None)
+}
+
 /// Style loss of one layer: MSE between Gram matrices, divided by C² so every layer
 /// weighs about the same whatever its width. `target_gram` is `[1, C, C]` (broadcast
 /// over the batch) or `[N, C, C]`.
@@ -72,5 +81,24 @@ mod tests {
         // A vertical step of 10 in one of 7 row-pairs: mean |dy| = 10/7, dx = 0.
         let step = Tensor::cat(&[Tensor::zeros([1, 3, 4, 8], (Kind::Float, tch::Device::Cpu)), Tensor::full([1, 3, 4, 8], 10.0, (Kind::Float, tch::Device::Cpu))], 2);
         assert!((tv_loss(&step).double_value(&[]) - 10.0 / 7.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn masked_content_loss_counts_only_where_the_mask_is_white() {
+        let cpu = (Kind::Float, tch::Device::Cpu);
+        let a = Tensor::rand([2, 4, 4, 6], cpu);
+        let b = Tensor::rand([2, 4, 4, 6], cpu);
+        // Masks at twice the features' resolution, averaged down.
+        let white = Tensor::ones([2, 1, 8, 12], cpu);
+        let full = content_loss(&a, &b).double_value(&[]);
+        assert!((masked_content_loss(&a, &b, &white).double_value(&[]) - full).abs() < 1e-6);
+        assert_eq!(masked_content_loss(&a, &b, &white.zeros_like()).double_value(&[]), 0.0);
+        // Left half white: only the left half's differences count.
+        let left = Tensor::cat(&[Tensor::ones([2, 1, 8, 6], cpu), Tensor::zeros([2, 1, 8, 6], cpu)], 3);
+        let b_right_changed = Tensor::cat(&[a.narrow(3, 0, 3), b.narrow(3, 3, 3)], 3);
+        assert!(masked_content_loss(&a, &b_right_changed, &left).double_value(&[]).abs() < 1e-9);
+        let b_left_changed = Tensor::cat(&[b.narrow(3, 0, 3), a.narrow(3, 3, 3)], 3);
+        let expected = (&a - &b).narrow(3, 0, 3).square().sum(None).double_value(&[]) / (2.0 * 4.0 * 4.0 * 6.0);
+        assert!((masked_content_loss(&a, &b_left_changed, &left).double_value(&[]) - expected).abs() < 1e-6);
     }
 }

@@ -53,6 +53,15 @@ pub struct TrainSettings {
     /// teaching its fast variant.
     #[serde(default)]
     pub teacher: Option<PathBuf>,
+    /// A folder of focus masks, one per photo that has one (`data::focus_masks`): where a
+    /// mask is white, the output must also keep the photo's features at `focus_layers`,
+    /// weighted by `focus_weight` (lettering the style would otherwise paint over).
+    #[serde(default)]
+    pub focus_masks: Option<PathBuf>,
+    #[serde(default)]
+    pub focus_weight: f64,
+    #[serde(default = "default_focus_layers")]
+    pub focus_layers: Vec<String>,
     pub batch_size: usize,
     pub lr: f64,
     pub iterations: u64,
@@ -69,6 +78,11 @@ pub struct TrainSettings {
     pub sample_every: u64,
     /// The command line that started the run.
     pub command: String,
+}
+
+/// The layers of the focus loss: relu2_2 holds strokes a few pixels wide (letters).
+pub fn default_focus_layers() -> Vec<String> {
+    vec!["relu2_2".into()]
 }
 
 /// The crop fraction range used before `crop_scale` existed.
@@ -97,10 +111,16 @@ impl TrainSettings {
         if self.content_layers.is_empty() || self.style_layers.is_empty() {
             bail!("--content-layers and --style-layers need at least one layer each");
         }
-        for l in self.content_layers.iter().chain(&self.style_layers) {
+        if self.focus_masks.is_some() != (self.focus_weight > 0.0) {
+            bail!("--focus-masks and a positive --focus-weight go together (the masks say where, the weight how much)");
+        }
+        if self.focus_masks.is_some() && self.focus_layers.is_empty() {
+            bail!("--focus-layers needs at least one layer");
+        }
+        for l in self.content_layers.iter().chain(&self.style_layers).chain(&self.focus_layers) {
             vgg::layer_index(l)?;
         }
-        if [self.content_weight, self.style_weight, self.tv_weight].iter().any(|w| *w < 0.0 || !w.is_finite()) {
+        if [self.content_weight, self.style_weight, self.tv_weight, self.focus_weight].iter().any(|w| *w < 0.0 || !w.is_finite()) {
             bail!("loss weights must be finite and not negative");
         }
         if self.model.base_channels < 1 || self.model.residual_blocks > 64 {
@@ -138,8 +158,10 @@ pub struct Perceptual {
     vgg: Vgg19,
     content_idx: Vec<usize>,
     style_idx: Vec<usize>,
+    focus_idx: Vec<usize>,
     style_grams: Vec<Tensor>,
     weights: (f64, f64, f64),
+    focus_weight: f64,
 }
 
 impl Perceptual {
@@ -148,6 +170,10 @@ impl Perceptual {
         let vgg = Vgg19::load(vgg_path, device, kind)?;
         let content_idx = settings.content_layers.iter().map(|l| vgg::layer_index(l)).collect::<anyhow::Result<Vec<_>>>()?;
         let style_idx = settings.style_layers.iter().map(|l| vgg::layer_index(l)).collect::<anyhow::Result<Vec<_>>>()?;
+        let focus_idx = match settings.focus_masks {
+            Some(_) => settings.focus_layers.iter().map(|l| vgg::layer_index(l)).collect::<anyhow::Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
         let style = imageio::load_rgb(&settings.style_image).with_context(|| "cannot use the style image")?;
         let style = match settings.style_size {
             Some(max) => {
@@ -161,19 +187,29 @@ impl Perceptual {
         };
         let style_t = to_tensor(&style, device);
         let style_grams = tch::no_grad(|| vgg.features(&style_t, &style_idx).iter().map(losses::gram).collect());
-        Ok(Self { vgg, content_idx, style_idx, style_grams, weights: (settings.content_weight, settings.style_weight, settings.tv_weight) })
+        let weights = (settings.content_weight, settings.style_weight, settings.tv_weight);
+        Ok(Self { vgg, content_idx, style_idx, focus_idx, style_grams, weights, focus_weight: settings.focus_weight })
     }
 
     /// The weighted losses of a batch of outputs `y` whose content target is `target`
     /// (the input photos, or a teacher's stylised photos), as tensors for
-    /// backpropagation: (content, style, tv).
-    pub fn losses(&self, target: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
+    /// backpropagation: (content, style, tv). With focus masks (`[N, 1, H, W]`, 0-1), the
+    /// content loss also holds the focus loss: the output's features at the focus layers
+    /// against the photo's (`photos`, also under a teacher), where the masks are white.
+    pub fn losses(&self, target: &Tensor, photos: &Tensor, masks: Option<&Tensor>, y: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (cw, sw, tw) = self.weights;
         let targets = tch::no_grad(|| self.vgg.features(target, &self.content_idx));
-        let all: Vec<usize> = self.content_idx.iter().chain(&self.style_idx).copied().collect();
+        let focus_idx: &[usize] = if masks.is_some() { &self.focus_idx } else { &[] };
+        let all: Vec<usize> = self.content_idx.iter().chain(&self.style_idx).chain(focus_idx).copied().collect();
         let feats = self.vgg.features(y, &all);
-        let (content_feats, style_feats) = feats.split_at(self.content_idx.len());
-        let content = content_feats.iter().zip(&targets).map(|(f, t)| losses::content_loss(f, t)).sum::<Tensor>() * cw;
+        let (content_feats, rest) = feats.split_at(self.content_idx.len());
+        let (style_feats, focus_feats) = rest.split_at(self.style_idx.len());
+        let mut content = content_feats.iter().zip(&targets).map(|(f, t)| losses::content_loss(f, t)).sum::<Tensor>() * cw;
+        if let Some(masks) = masks {
+            let focus_targets = tch::no_grad(|| self.vgg.features(photos, focus_idx));
+            let focus = focus_feats.iter().zip(&focus_targets).map(|(f, t)| losses::masked_content_loss(f, t, masks)).sum::<Tensor>();
+            content = content + focus * self.focus_weight;
+        }
         let style = style_feats.iter().zip(&self.style_grams).map(|(f, g)| losses::style_loss(f, g)).sum::<Tensor>() * sw;
         let tv = losses::tv_loss(y) * tw;
         (content, style, tv)
@@ -288,12 +324,15 @@ pub fn claim_run_dir(dir: &Path, overwrite: bool) -> anyhow::Result<()> {
 }
 
 /// Checks what a run reads before anything is written or deleted (and before the
-/// "training ..." line): the VGG-19 weights, the style image, the dataset, and the
-/// `--init-from` checkpoint.
+/// "training ..." line): the VGG-19 weights, the style image, the dataset and its focus
+/// masks, and the `--init-from` checkpoint.
 pub fn check_inputs(settings: &TrainSettings) -> anyhow::Result<()> {
     vgg::default_weights_path().context("VGG-19 weights (weights/vgg19.safetensors) not found: run `make setup`")?;
     imageio::load_rgb(&settings.style_image).context("cannot use the style image (--style)")?;
-    data::scan(&settings.dataset)?;
+    let files = data::scan(&settings.dataset)?;
+    if let Some(dir) = &settings.focus_masks {
+        data::focus_masks(&settings.dataset, &files, dir)?;
+    }
     if let Some(path) = &settings.init_from {
         checkpoint::load_init(path).context("--init-from")?;
     }
@@ -381,7 +420,11 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
     };
     std::fs::create_dir_all(run_dir).with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
     let validation = validation_image(settings, &files)?;
-    let loader = Loader::start(files, settings.batch_size, settings.image_size, settings.crop_scale, settings.seed, start);
+    let masks = settings.focus_masks.as_deref().map(|dir| data::focus_masks(&settings.dataset, &files, dir)).transpose()?;
+    if let (Some(m), Some(dir)) = (&masks, &settings.focus_masks) {
+        tracing::info!("focus masks: {} of the {} photos have one in {}", m.iter().flatten().count(), files.len(), dir.display());
+    }
+    let loader = Loader::start(files, masks, settings.batch_size, settings.image_size, settings.crop_scale, settings.seed, start);
     let mut log = LossLog::open(&run_dir.join(LOSS_LOG), start)?;
 
     let save_checkpoint = |iteration: u64, adam: &Adam, losses: Option<StepLosses>, elapsed: f64| -> anyhow::Result<()> {
@@ -419,10 +462,11 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
             return Ok(Finish::Interrupted { iteration, checkpoint: ckpt_path });
         }
         let batch = loader.next_batch()?;
-        let x = Tensor::from_slice(&batch).view([b, 3, s, s]).to_device(device);
+        let x = Tensor::from_slice(&batch.pixels).view([b, 3, s, s]).to_device(device);
+        let masks = batch.masks.map(|m| Tensor::from_slice(&m).view([b, 1, s, s]).to_device(device));
         let y = net.forward_train(&x);
         let target = teacher.as_ref().map(|t| t.stylize(&x));
-        let (content, style, tv) = perceptual.losses(target.as_ref().unwrap_or(&x), &y);
+        let (content, style, tv) = perceptual.losses(target.as_ref().unwrap_or(&x), &x, masks.as_ref(), &y);
         let total = &content + &style + &tv;
         total.backward();
         // A nearly flat crop can give an instance norm a variance that rounds to ~0 and

@@ -252,6 +252,50 @@ fn a_teacher_replaces_the_photo_as_the_content_target() {
 }
 
 #[test]
+fn focus_masks_add_the_masked_loss_and_bad_masks_are_refused() {
+    let f = Fixture::new();
+    succeed(&mut f.train(&["--iterations", "5", "--sample-every", "0"]));
+    let start = f.path("model.onnx");
+    // Only the focus loss counts (content, style and TV weights 0): masks that are black
+    // everywhere give a zero loss; white on two photos, a positive one.
+    let masks = f.path("masks");
+    std::fs::create_dir(&masks).unwrap();
+    let mask = |name: &str, w: u32, h: u32, v: u8| image::GrayImage::from_pixel(w, h, image::Luma([v])).save(masks.join(name)).unwrap();
+    let focus_only = |run: &str| {
+        let run = f.path(run);
+        let model = run.with_extension("onnx");
+        let args = ["--iterations", "1", "--sample-every", "0", "--content-weight", "0", "--style-weight", "0", "--tv-weight", "0", "--init-from", start.to_str().unwrap(), "--batch-size", "6"];
+        let focus = ["--focus-masks", masks.to_str().unwrap(), "--focus-weight", "2", "--checkpoint-dir", run.to_str().unwrap(), "-o", model.to_str().unwrap()];
+        let out = succeed(&mut f.train(&[&args[..], &focus[..]].concat()));
+        (losses(&run.join("losses.csv"))[0].1, stderr(&out), model)
+    };
+    for i in 0..6u32 {
+        mask(&format!("p{i}.png"), 48 + i * 4, 40, 0);
+    }
+    let (black, _, _) = focus_only("black");
+    assert_eq!(black, 0.0, "no focus where the masks are black");
+    mask("p1.png", 52, 40, 255);
+    mask("p4.png", 64, 40, 255);
+    std::fs::remove_file(masks.join("p5.png")).unwrap();
+    let (white, log, model) = focus_only("white");
+    assert!(white > 1.0, "the network is some way from the photos' relu2_2 features: {white:e}");
+    assert!(log.contains("focus masks: 5 of the 6 photos"), "{log}");
+    let training = load_model(&model).info().training.clone().unwrap();
+    assert_eq!(training["focus_weight"].as_f64(), Some(2.0), "the model records its focus");
+    assert_eq!(training["focus_layers"][0].as_str(), Some("relu2_2"));
+
+    // A mask that is not its photo's size, or a weight without masks: refused before
+    // anything is written.
+    mask("p2.png", 10, 10, 255);
+    let bad = f.path("bad");
+    let out = f.train(&["--iterations", "1", "--checkpoint-dir", bad.to_str().unwrap(), "--focus-masks", masks.to_str().unwrap(), "--focus-weight", "2"]).output().unwrap();
+    assert!(!out.status.success() && !bad.exists());
+    assert!(stderr(&out).contains("p2.png") && stderr(&out).contains("must match its photo"), "{}", stderr(&out));
+    let out = f.train(&["--iterations", "1", "--checkpoint-dir", bad.to_str().unwrap(), "--focus-weight", "2"]).output().unwrap();
+    assert!(!out.status.success() && !bad.exists() && stderr(&out).contains("--focus-masks"), "{}", stderr(&out));
+}
+
+#[test]
 fn ctrl_c_leaves_a_checkpoint_and_resume_continues() {
     let f = Fixture::new();
     let child = f.train(&["--iterations", "100000", "--sample-every", "0", "--checkpoint-every", "0"]).stderr(Stdio::piped()).spawn().unwrap();

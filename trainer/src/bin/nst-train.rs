@@ -167,6 +167,19 @@ struct TrainArgs {
     /// teacher's stylised photo instead of the photo. The style and TV losses stay.
     #[arg(long, value_name = "CHECKPOINT|MODEL.onnx")]
     teacher: Option<PathBuf>,
+    /// A folder of focus masks: for a photo `DATASET/sub/a.jpg`, `DIR/sub/a.png`, a grey
+    /// image of the photo's size, white where the output must keep the photo's fine
+    /// features (lettering). Photos without one have no focus. `datasets/text_overlay.py`
+    /// writes the masks of its lettering as `DEST/.masks`.
+    #[arg(long, value_name = "DIR", requires = "focus_weight")]
+    focus_masks: Option<PathBuf>,
+    /// Weight of the focus loss: the feature MSE at --focus-layers where the masks are
+    /// white (averaged over the whole crop, like the content loss).
+    #[arg(long, value_name = "W", requires = "focus_masks")]
+    focus_weight: Option<f64>,
+    /// VGG-19 layers of the focus loss, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "relu2_2", value_name = "LAYERS")]
+    focus_layers: Vec<String>,
 }
 
 /// The network to train (or initialise).
@@ -334,6 +347,9 @@ fn train_command(args: TrainArgs) -> anyhow::Result<ExitCode> {
             init_from: args.init_from.clone(),
             painting: args.painting.clone(),
             teacher: args.teacher.clone(),
+            focus_masks: args.focus_masks.clone(),
+            focus_weight: args.focus_weight.unwrap_or(0.0),
+            focus_layers: args.focus_layers.clone(),
             batch_size: args.batch_size,
             lr: args.lr,
             iterations,
