@@ -21,7 +21,7 @@
 # PLAN (the stages for every style named, in place of the table below), CROP (128, or 256
 # for the fine-tuning at 256-px crops), LR, STYLE_LAYERS and CONTENT_LAYERS (nst-train's
 # --lr, --style-layers and --content-layers for the fine-tuning, lettering stages aside),
-# TEXT_DATASET (the lettering set of the stages marked ":text", default DATASET_text, made
+# TEXT_DATASET (the lettering set of the stages marked ":text" or ":focus=W", default DATASET_text, made
 # by datasets/text_overlay.py), TEACHERS (a folder of
 # full networks, e.g. weights: each style distils TEACHERS/<style>.onnx, nst-train
 # --teacher, in place of the table teacher_of below).
@@ -53,7 +53,9 @@ fi
 # (stage 3 and later found by measuring: a content_ratio over 0.55 gets a higher content
 # weight, a style_ratio over 0.35 a lower one).
 declare -A stages=(
-  [vg_starry_night]="250:6:10000 400:2:1000 250:3:1000"
+  # Starry Night and the Café end with a focus stage (":focus=W", scripts/training.sh):
+  # lettering kept where the lettering set's masks are white.
+  [vg_starry_night]="250:6:10000 400:2:1000 250:3:1000 250:3:1000:focus=150"
   [wave_crop]="250:6:10000 400:2:1000 250:4:1000 200:6:1000"
   [the_scream]="250:6:10000 400:2:1000 300:1.5:1000"
   [shipwreck]="250:6:10000 400:2:1000"
@@ -61,7 +63,7 @@ declare -A stages=(
   [udnie]="250:6:10000 400:2:1000 400:1:1000 300:0.7:1000"
   # The six new paintings start from a trained fast style (BASE=weights/vg_starry_night.fast.onnx).
   [vg_wheat_field]="500:2:1000"
-  [vg_la_cafe]="500:2:1000"
+  [vg_la_cafe]="500:2:1000 250:2:1000:focus=150"
   [monet_water_lilies]="500:2:1000"
   [woman-with-hat-matisse]="500:2:1000"
   [tahiti_guaguin]="500:2:1000"

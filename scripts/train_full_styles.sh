@@ -25,8 +25,8 @@
 # fine-tuning at 256-px crops, batch 2: half the speed, closer to the 512 px the styles are
 # measured at; default: the table crop_of below), CONTENT_LAYERS (nst-train's
 # --content-layers for every style named, lettering stages aside; default relu4_2),
-# TEXT_DATASET (the lettering set of the stages marked ":text", default DATASET_text, made
-# by datasets/text_overlay.py).
+# TEXT_DATASET (the lettering set of the stages marked ":text" or ":focus=W", default
+# DATASET_text, made by datasets/text_overlay.py, with its masks in TEXT_DATASET/.masks).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/training.sh
@@ -56,7 +56,11 @@ common+=(--lr "${LR:-0.0003}" --style-layers relu2_1,relu3_1,relu4_1,relu5_1)
 # and the Great Wave's bundled models came from the earlier recipe (lr 1e-3, relu1_1,
 # stages 500:2:1000 250:6:1000; their nst.training says so).
 declare -A stages=(
-  [vg_starry_night]="500:4.5:1000"
+  # Starry Night and the Café end with a focus stage (":focus=W", scripts/training.sh): their
+  # strokes ran through lettering; with the letters' relu2_2 features asked for where the
+  # lettering set's masks are white, 18-22 px words read and the rest keeps its strokes.
+  [vg_starry_night]="500:4.5:1000 300:4.5:1000:focus=150"
+  [vg_la_cafe]="500:2:1000 300:2:1000:focus=150"
   [woman-with-hat-matisse]="800:1.5:1000 300:1:1000"
   [vg_wheat_field]="500:2.5:1000"
   [shipwreck]="500:2.5:1000"
