@@ -114,7 +114,11 @@ pub fn focus_masks(dataset: &Path, files: &[PathBuf], dir: &Path) -> anyhow::Res
             continue;
         }
         let size = |p: &Path| image::image_dimensions(p).map_err(|e| anyhow::anyhow!("{}: cannot read it: {e}", p.display()));
-        let (m, f) = (size(&mask)?, size(file)?);
+        let (m, mut f) = (size(&mask)?, size(file)?);
+        if m != f {
+            // A photo turned by its EXIF orientation is trained upright: compare that size.
+            f = imageio::load_rgb(file).map(|img| img.dimensions()).unwrap_or(f);
+        }
         if m != f {
             bail!("{}: the focus mask is {}x{} but its photo {} is {}x{}: a mask must match its photo", mask.display(), m.0, m.1, file.display(), f.0, f.1);
         }
