@@ -191,22 +191,30 @@ impl Perceptual {
         Ok(Self { vgg, content_idx, style_idx, focus_idx, style_grams, weights, focus_weight: settings.focus_weight })
     }
 
-    /// The weighted losses of a batch of outputs `y` whose content target is `target`
-    /// (the input photos, or a teacher's stylised photos), as tensors for
-    /// backpropagation: (content, style, tv). With focus masks (`[N, 1, H, W]`, 0-1), the
+    /// The weighted losses of a batch of outputs `y` of `photos`, as tensors for
+    /// backpropagation: (content, style, tv). The content target is `teacher`'s stylised
+    /// photos when given, else the photos. With focus masks (`[N, 1, H, W]`, 0-1), the
     /// content loss also holds the focus loss: the output's features at the focus layers
-    /// against the photo's (`photos`, also under a teacher), where the masks are white.
-    pub fn losses(&self, target: &Tensor, photos: &Tensor, masks: Option<&Tensor>, y: &Tensor) -> (Tensor, Tensor, Tensor) {
+    /// against the photos' (also under a teacher), where the masks are white.
+    pub fn losses(&self, photos: &Tensor, teacher: Option<&Tensor>, masks: Option<&Tensor>, y: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (cw, sw, tw) = self.weights;
-        let targets = tch::no_grad(|| self.vgg.features(target, &self.content_idx));
         let focus_idx: &[usize] = if masks.is_some() { &self.focus_idx } else { &[] };
+        // One pass over the photos gives the content and focus targets, unless a teacher
+        // sets the content target.
+        let (targets, focus_targets) = tch::no_grad(|| match teacher {
+            Some(t) => (self.vgg.features(t, &self.content_idx), self.vgg.features(photos, focus_idx)),
+            None => {
+                let mut both = self.vgg.features(photos, &[&self.content_idx[..], focus_idx].concat());
+                let focus = both.split_off(self.content_idx.len());
+                (both, focus)
+            }
+        });
         let all: Vec<usize> = self.content_idx.iter().chain(&self.style_idx).chain(focus_idx).copied().collect();
         let feats = self.vgg.features(y, &all);
         let (content_feats, rest) = feats.split_at(self.content_idx.len());
         let (style_feats, focus_feats) = rest.split_at(self.style_idx.len());
         let mut content = content_feats.iter().zip(&targets).map(|(f, t)| losses::content_loss(f, t)).sum::<Tensor>() * cw;
         if let Some(masks) = masks {
-            let focus_targets = tch::no_grad(|| self.vgg.features(photos, focus_idx));
             let focus = focus_feats.iter().zip(&focus_targets).map(|(f, t)| losses::masked_content_loss(f, t, masks)).sum::<Tensor>();
             content = content + focus * self.focus_weight;
         }
@@ -466,7 +474,7 @@ pub fn train(settings: &TrainSettings, device: Device, resume: Option<checkpoint
         let masks = batch.masks.map(|m| Tensor::from_slice(&m).view([b, 1, s, s]).to_device(device));
         let y = net.forward_train(&x);
         let target = teacher.as_ref().map(|t| t.stylize(&x));
-        let (content, style, tv) = perceptual.losses(target.as_ref().unwrap_or(&x), &x, masks.as_ref(), &y);
+        let (content, style, tv) = perceptual.losses(&x, target.as_ref(), masks.as_ref(), &y);
         let total = &content + &style + &tv;
         total.backward();
         // A nearly flat crop can give an instance norm a variance that rounds to ~0 and
