@@ -53,7 +53,7 @@ fi
 # (stage 3 and later found by measuring: a content_ratio over 0.55 gets a higher content
 # weight, a style_ratio over 0.35 a lower one).
 declare -A stages=(
-  # Starry Night and the Café end with a focus stage (":focus=W", scripts/training.sh):
+  # Starry Night, the Café and Matisse end with a focus stage (":focus=W", scripts/training.sh):
   # lettering kept where the lettering set's masks are white.
   [vg_starry_night]="250:6:10000 400:2:1000 250:3:1000 250:3:1000:focus=150"
   [wave_crop]="250:6:10000 400:2:1000 250:4:1000 200:6:1000"
@@ -65,7 +65,7 @@ declare -A stages=(
   [vg_wheat_field]="500:2:1000"
   [vg_la_cafe]="500:2:1000 250:2:1000:focus=150"
   [monet_water_lilies]="500:2:1000"
-  [woman-with-hat-matisse]="500:2:1000"
+  [woman-with-hat-matisse]="500:2:1000 250:2:1000:focus=150"
   [tahiti_guaguin]="500:2:1000"
   # Edtaonisl: from Udnie's fast model (BASE=weights/udnie.fast.onnx: from Starry Night's
   # it kept a fine coloured checkerboard), distilled from its full network (teacher_of),
