@@ -2,13 +2,14 @@
 
 ONNX Runtime's static quantization (QDQ format: QuantizeLinear/DequantizeLinear around
 every Conv, which ONNX Runtime fuses into int8 convolutions), weights per output channel
-(int8), activations per tensor (uint8) with ranges calibrated (min/max) on photos at
-640x480. The instance normalisations stay float. The model's metadata is copied and
+(int8), activations per tensor (uint8) with ranges calibrated on photos at 640x480: min/max
+(the default), or `--calibration percentile` (the 99.99th percentile of each activation's
+values: rare outliers no longer stretch the range; the Picabia styles' flat planes need it). The instance normalisations stay float. The model's metadata is copied and
 `nst.quantization` added (method, calibration photos, onnxruntime version), so the runtime
 knows the file as the int8 copy of the same style. The float model stays the reference:
 blends, tiles and training start from it; `nst live` runs the int8 copy (`--precision`).
 
-    .venv/bin/python scripts/quantize_fast.py [--photos DIR] [--count 24] MODEL.fast.onnx ...
+    .venv/bin/python scripts/quantize_fast.py [--photos DIR] [--count 24] [--calibration minmax|percentile] MODEL.fast.onnx ...
 
 Photos: --photos (default the training split /work/data/photos800_train when it exists,
 else assets/photos); every n-th file of the sorted folder, so the choice is fixed.
@@ -65,7 +66,16 @@ def int8_path(model: Path) -> Path:
     return model.with_name(model.name[: -len(".onnx")] + ".int8.onnx")
 
 
-def quantize(model: Path, photos: list[Path]) -> Path:
+CALIBRATIONS = {
+    "minmax": (dict(calibrate_method=CalibrationMethod.MinMax), "min/max"),
+    "percentile": (
+        dict(calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": 99.99}),
+        "99.99th percentile",
+    ),
+}
+
+
+def quantize(model: Path, photos: list[Path], calibration: str = "minmax") -> Path:
     src = onnx.load(str(model))
     meta = {p.key: p.value for p in src.metadata_props}
     if "nst.quantization" in meta:
@@ -83,7 +93,7 @@ def quantize(model: Path, photos: list[Path]) -> Path:
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
+            **CALIBRATIONS[calibration][0],
             # Only the convolutions: the instance normalisations stay float.
             op_types_to_quantize=["Conv"],
         )
@@ -91,7 +101,9 @@ def quantize(model: Path, photos: list[Path]) -> Path:
         del q.metadata_props[:]
         meta["nst.quantization"] = json.dumps(
             {
-                "method": "onnxruntime quantize_static, QDQ, Conv only, weights int8 per channel, activations uint8 per tensor (min/max)",
+                "method": "onnxruntime quantize_static, QDQ, Conv only, weights int8 per channel, "
+                f"activations uint8 per tensor ({CALIBRATIONS[calibration][1]})",
+                "calibration_method": calibration,
                 "calibration": f"{len(photos)} photos at {SIZE[0]}x{SIZE[1]}",
                 "onnxruntime": onnxruntime.__version__,
                 "float_model": model.name,
@@ -110,13 +122,15 @@ def main():
     default = Path("/work/data/photos800_train")
     ap.add_argument("--photos", type=Path, default=default if default.is_dir() else ROOT / "assets" / "photos")
     ap.add_argument("--count", type=int, default=24)
+    ap.add_argument("--calibration", choices=sorted(CALIBRATIONS), default="minmax",
+                    help="how activation ranges are set: min/max, or the 99.99th percentile (outliers cut)")
     args = ap.parse_args()
     photos = calibration_photos(args.photos, args.count)
     for model in args.models:
         if not model.is_file():
             sys.exit(f"quantize_fast: {model}: no such model file")
-        out = quantize(model, photos)
-        print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB, calibrated on {len(photos)} photos of {args.photos})")
+        out = quantize(model, photos, args.calibration)
+        print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB, {args.calibration} ranges from {len(photos)} photos of {args.photos})")
 
 
 if __name__ == "__main__":

@@ -206,3 +206,57 @@ fn int8_copies_are_listed_with_their_style_and_run_where_asked() {
     assert!(line.contains("no int8 copy") && line.contains("--precision float"), "{line}");
     assert!(!s.path("b.png").exists());
 }
+
+/// `scripts/quantize_fast.py --calibration percentile` (the Picabia styles' int8 copies):
+/// the copy records how its ranges were set, runs as the style's int8 copy, and paints what
+/// the float network paints; a calibration it does not know is refused.
+#[test]
+fn percentile_calibrated_int8_copies_record_it_and_stay_close_to_the_float_network() {
+    let s = Scratch::new();
+    let dir = s.mkdir("weights-p");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(root.join("weights/udnie.fast.onnx"), dir.join("udnie.fast.onnx")).unwrap();
+    let quantize = |calibration: &str| {
+        Run::of(
+            std::process::Command::new(root.join(".venv/bin/python"))
+                .arg(root.join("scripts/quantize_fast.py"))
+                .arg("--photos")
+                .arg(root.join("assets/photos"))
+                .args(["--count", "2", "--calibration", calibration])
+                .arg(dir.join("udnie.fast.onnx")),
+        )
+    };
+    let bad = quantize("median");
+    assert!(!bad.success && bad.stderr.contains("invalid choice"), "{}", bad.stderr);
+    assert!(!dir.join("udnie.fast.int8.onnx").exists());
+    quantize("percentile").assert_ok();
+
+    let bytes = std::fs::read(dir.join("udnie.fast.int8.onnx")).unwrap();
+    let info = nst_runtime::contract::ModelInfo::from_onnx_bytes(&bytes).unwrap();
+    let q = info.quantization.expect("nst.quantization on the int8 copy");
+    assert_eq!(q["calibration_method"], "percentile", "{q}");
+    assert!(q["method"].as_str().is_some_and(|m| m.contains("99.99th percentile")), "{q}");
+    assert_eq!(info.style_name, "udnie");
+
+    // Both precisions of the same photo: the int8 copy runs, and stays near the float output.
+    let photo = s.image("p.png", pattern(96, 64));
+    let paint = |precision: &str| {
+        let out = s.path(format!("{precision}.png"));
+        Run::of(
+            nst()
+                .env("NST_WEIGHTS_DIR", &dir)
+                .args(["stylize", "--ep", "cpu", "--threads", "1", "--model", "udnie", "--variant", "fast", "--precision", precision])
+                .arg(&photo)
+                .arg("-o")
+                .arg(&out),
+        )
+        .assert_ok();
+        image::open(&out).unwrap().to_rgb8()
+    };
+    let (float, int8) = (paint("float"), paint("int8"));
+    assert_eq!(float.dimensions(), int8.dimensions());
+    let diff = float.as_raw().iter().zip(int8.as_raw()).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>() / float.as_raw().len() as f64;
+    let spread = float.as_raw().iter().map(|v| (*v as f64 - 127.5).abs()).sum::<f64>() / float.as_raw().len() as f64;
+    assert!(diff > 0.0 && diff < 12.0, "int8 differs from float by {diff:.2} per channel on average");
+    assert!(spread > 10.0, "the float output is flat ({spread:.2})");
+}
