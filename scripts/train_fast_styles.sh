@@ -60,14 +60,17 @@ declare -A stages=(
   [the_scream]="250:6:10000 400:2:1000 300:1.5:1000"
   [shipwreck]="250:6:10000 400:2:1000"
   [kandinsky_composition_vii]="250:6:10000 400:2:1000 250:3:1000"
-  [udnie]="250:6:10000 400:2:1000 400:1:1000 300:0.7:1000"
+  # Udnie: two focus stages, the second at lr 3e-4 (its int8 copy: quantize_fast.py
+  # --calibration percentile).
+  [udnie]="250:6:10000 400:2:1000 400:1:1000 300:0.7:1000 250:0.7:1000:focus=150 250:0.5:1000:focus=100:lr=0.0003"
   # The six new paintings start from a trained fast style (BASE=weights/vg_starry_night.fast.onnx).
   [vg_wheat_field]="500:2:1000"
   [vg_la_cafe]="500:2:1000 250:2:1000:focus=150"
   [monet_water_lilies]="500:2:1000"
   [woman-with-hat-matisse]="500:2:1000 250:2:1000:focus=150"
   [tahiti_guaguin]="500:2:1000"
-  # Edtaonisl: from Udnie's fast model (BASE=weights/udnie.fast.onnx: from Starry Night's
+  # Edtaonisl: from Udnie's fast model before its focus stages (BASE=its file in git before
+  # 2026-12-06, or the run of Udnie's fourth stage; from Starry Night's
   # it kept a fine coloured checkerboard), distilled from its full network (teacher_of),
   # on 256-px crops at lr 3e-4 without relu1_1 (CROP=256 LR=0.0003 STYLE_LAYERS=...).
   [edtaonisl]="300:5:1000 200:1.5:1000"

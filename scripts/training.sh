@@ -41,14 +41,22 @@ apply_plan() {
 }
 
 # check_stages SCRIPT STYLE...: refuses a stage whose fourth field is not empty, "text" or
-# "focus=WEIGHT" (a positive number), and a lettering stage (":text") when the lettering
+# "focus=WEIGHT" (a positive number), or whose fifth is not empty or "lr=RATE" (a positive
+# number: that stage's learning rate, in place of LR), and a lettering stage (":text") when the lettering
 # set is missing, or a focus stage when its masks are, before anything is trained.
 check_stages() {
-  local script=$1 style stage kind
+  local script=$1 style stage kind rate
   shift
   for style in "$@"; do
     for stage in ${stages[$style]:-}; do
-      IFS=: read -r _ _ _ kind <<< "$stage"
+      IFS=: read -r _ _ _ kind rate <<< "$stage"
+      case $rate in
+        "") ;;
+        lr=*)
+          [[ ${rate#lr=} =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE]-?[0-9]+)?$ ]] && [[ ${rate#lr=} =~ ^[^eE]*[1-9] ]] ||
+            { echo "$script: stage '$stage' of $style: the learning rate must be a positive number (lr=0.0003)" >&2; exit 1; } ;;
+        *) echo "$script: stage '$stage' of $style: the fifth field may only be 'lr=RATE'" >&2; exit 1 ;;
+      esac
       case $kind in
         "") ;;
         text)
@@ -80,19 +88,29 @@ text_dataset() {
 # ":focus=W" is a focus stage: it trains on the lettering set with CONTENT_LAYERS, and its
 # masks (text_dataset/.masks) ask for the photo's relu2_2 features only on the letters,
 # at focus weight W (the rest of the picture stays free to take the painting's texture).
-# Uses the caller's train,
+# A fifth field "lr=RATE" trains that stage at learning rate RATE (e.g.
+# "250:0.5:1000:focus=100:lr=0.0003"), whatever LR says. Uses the caller's train,
 # runs, out, base, dataset, paintings and stages.
 train_stages() {
   local prefix=$1 suffix=$2 default=$3
   # A name no caller uses for its array: "local -n flags=flags" would be a circular reference.
   local -n stage_flags=$4
   shift 4
-  local style plan from i iterations content tv kind run model data layers focus
+  local style plan from i iterations content tv kind rate run model data layers focus stage_args j
   for style in "$@"; do
     read -r -a plan <<< "${stages[$style]:-$default}"
     from=$base
     for i in "${!plan[@]}"; do
-      IFS=: read -r iterations content tv kind <<< "${plan[$i]}"
+      IFS=: read -r iterations content tv kind rate <<< "${plan[$i]}"
+      stage_args=("${stage_flags[@]}")
+      if [ -n "$rate" ]; then
+        # The stage's own rate replaces any --lr in the flags (nst-train takes one).
+        stage_args=()
+        for ((j = 0; j < ${#stage_flags[@]}; j++)); do
+          if [ "${stage_flags[$j]}" = --lr ]; then j=$((j + 1)); else stage_args+=("${stage_flags[$j]}"); fi
+        done
+        stage_args+=(--lr "${rate#lr=}")
+      fi
       data=$dataset layers=${CONTENT_LAYERS:-}
       focus=()
       case $kind in
@@ -102,8 +120,8 @@ train_stages() {
       run="$runs/${prefix}_${style}_stage$((i + 1))"
       model="$run.onnx"
       [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style$suffix.onnx"
-      echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv${kind:+, lettering}${focus[*]:+ (focus weight ${kind#focus=})} ($(date +%H:%M))"
-      "$train" "${stage_flags[@]}" --dataset "$data" ${layers:+--content-layers "$layers"} "${focus[@]}" --style "$paintings/$style.jpg" --init-from "$from" \
+      echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv${kind:+, lettering}${focus[*]:+ (focus weight ${kind#focus=})}${rate:+, ${rate/=/ }} ($(date +%H:%M))"
+      "$train" "${stage_args[@]}" --dataset "$data" ${layers:+--content-layers "$layers"} "${focus[@]}" --style "$paintings/$style.jpg" --init-from "$from" \
         --content-weight "$content" --tv-weight "$tv" --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
       from=$run
     done

@@ -270,3 +270,35 @@ fn focus_stages_pass_the_lettering_masks_and_their_weight() {
         assert!(!ok && calls.is_empty() && err.contains("focus weight must be a positive number"), "{bad}: {err}");
     }
 }
+
+/// A stage's fifth field, "lr=RATE", trains that stage alone at that learning rate (Udnie's
+/// fast focus stages), replacing LR's; anything else there is refused before training.
+#[test]
+fn a_stage_can_carry_its_own_learning_rate() {
+    let p = Project::new();
+    p.scratch.mkdir("dataset_text/.masks");
+    let plan = ("PLAN", "300:2:1000 250:0.5:1000:focus=100:lr=0.0003 100:1:1000");
+    for script in ["train_full_styles.sh", "train_fast_styles.sh"] {
+        for env in [vec![plan], vec![plan, ("LR", "0.002")]] {
+            let (ok, err, calls) = p.run(script, &env, &["shipwreck"]);
+            assert!(ok && err.is_empty(), "{script} failed: {err}");
+            assert_eq!(calls.len(), 3, "{calls:#?}");
+            let rates: Vec<usize> = calls.iter().map(|c| c.matches("--lr").count()).collect();
+            assert_eq!(rates[1], 1, "one --lr in the stage with its own: {}", calls[1]);
+            assert_eq!(value(&calls[1], "--lr"), "0.0003");
+            assert_eq!(value(&calls[1], "--focus-weight"), "100");
+            let lr = env.iter().find(|(k, _)| *k == "LR").map(|(_, v)| *v);
+            // The other stages keep the script's rate (LR when set).
+            for c in [&calls[0], &calls[2]] {
+                assert!(c.matches("--lr").count() <= 1, "{c}");
+                if let Some(v) = lr {
+                    assert_eq!(value(c, "--lr"), v);
+                }
+            }
+        }
+    }
+    for bad in ["lr=", "lr=0", "lr=x", "rate=0.1", "lr=-1"] {
+        let (ok, err, calls) = p.run("train_fast_styles.sh", &[("PLAN", &format!("300:2:1000::{bad}"))], &["shipwreck"]);
+        assert!(!ok && calls.is_empty() && (err.contains("learning rate must be a positive number") || err.contains("fifth field")), "{bad}: {err}");
+    }
+}
