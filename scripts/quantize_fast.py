@@ -4,7 +4,8 @@ ONNX Runtime's static quantization (QDQ format: QuantizeLinear/DequantizeLinear 
 every Conv, which ONNX Runtime fuses into int8 convolutions), weights per output channel
 (int8), activations per tensor (uint8) with ranges calibrated on photos at 640x480: min/max
 (the default), or `--calibration percentile` (the 99.99th percentile of each activation's
-values: rare outliers no longer stretch the range; the Picabia styles' flat planes need it). The instance normalisations stay float. The model's metadata is copied and
+values: rare outliers no longer stretch the range; Udnie's flat planes need it). The
+instance normalisations stay float. The model's metadata is copied and
 `nst.quantization` added (method, calibration photos, onnxruntime version), so the runtime
 knows the file as the int8 copy of the same style. The float model stays the reference:
 blends, tiles and training start from it; `nst live` runs the int8 copy (`--precision`).
