@@ -40,6 +40,11 @@ apply_plan() {
   fi
 }
 
+# is_positive VALUE: a number above zero (0.0003, 150, 3e-4).
+is_positive() {
+  [[ $1 =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE]-?[0-9]+)?$ ]] && [[ $1 =~ ^[^eE]*[1-9] ]]
+}
+
 # check_stages SCRIPT STYLE...: refuses a stage whose fourth field is not empty, "text" or
 # "focus=WEIGHT" (a positive number), or whose fifth is not empty or "lr=RATE" (a positive
 # number: that stage's learning rate, in place of LR), and a lettering stage (":text") when the lettering
@@ -53,7 +58,7 @@ check_stages() {
       case $rate in
         "") ;;
         lr=*)
-          [[ ${rate#lr=} =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE]-?[0-9]+)?$ ]] && [[ ${rate#lr=} =~ ^[^eE]*[1-9] ]] ||
+          is_positive "${rate#lr=}" ||
             { echo "$script: stage '$stage' of $style: the learning rate must be a positive number (lr=0.0003)" >&2; exit 1; } ;;
         *) echo "$script: stage '$stage' of $style: the fifth field may only be 'lr=RATE'" >&2; exit 1 ;;
       esac
@@ -62,7 +67,7 @@ check_stages() {
         text)
           [ -d "$(text_dataset)" ] || { echo "$script: $style has a lettering stage and $(text_dataset) is missing: run datasets/text_overlay.py $dataset $(text_dataset)" >&2; exit 1; } ;;
         focus=*)
-          [[ ${kind#focus=} =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ ${kind#focus=} =~ [1-9] ]] ||
+          is_positive "${kind#focus=}" ||
             { echo "$script: stage '$stage' of $style: the focus weight must be a positive number (focus=150)" >&2; exit 1; }
           [ -d "$(text_dataset)/.masks" ] || { echo "$script: $style has a focus stage and $(text_dataset)/.masks is missing: run datasets/text_overlay.py $dataset $(text_dataset) (it writes the masks)" >&2; exit 1; } ;;
         *) echo "$script: stage '$stage' of $style: the fourth field may only be 'text' or 'focus=WEIGHT'" >&2; exit 1 ;;

@@ -283,8 +283,7 @@ fn a_stage_can_carry_its_own_learning_rate() {
             let (ok, err, calls) = p.run(script, &env, &["shipwreck"]);
             assert!(ok && err.is_empty(), "{script} failed: {err}");
             assert_eq!(calls.len(), 3, "{calls:#?}");
-            let rates: Vec<usize> = calls.iter().map(|c| c.matches("--lr").count()).collect();
-            assert_eq!(rates[1], 1, "one --lr in the stage with its own: {}", calls[1]);
+            assert_eq!(calls[1].matches("--lr").count(), 1, "one --lr in the stage with its own: {}", calls[1]);
             assert_eq!(value(&calls[1], "--lr"), "0.0003");
             assert_eq!(value(&calls[1], "--focus-weight"), "100");
             let lr = env.iter().find(|(k, _)| *k == "LR").map(|(_, v)| *v);
