@@ -113,6 +113,25 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
     Ok(load_dynamic(path)?.into_rgb8())
 }
 
+/// The width and height an image file decodes to with [`load`]: its header's size, turned
+/// by its EXIF orientation (a camera's portrait photo stored on its side reads upright).
+/// Reads the header alone; nothing is decoded.
+pub fn upright_dimensions(path: &Path) -> Result<(u32, u32)> {
+    let reader = ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    if reader.format().is_none() {
+        return Err(Error::UnsupportedFormat { path: path.to_path_buf(), supported: SUPPORTED_INPUTS });
+    }
+    let mut decoder = reader.into_decoder().map_err(|e| image_error(path, e))?;
+    let (w, h) = decoder.dimensions();
+    use image::metadata::Orientation::*;
+    Ok(match decoder.orientation().unwrap_or(NoTransforms) {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (h, w),
+        _ => (w, h),
+    })
+}
+
 fn load_dynamic(path: &Path) -> Result<DynamicImage> {
     let read_err = |source| Error::Read { path: path.to_path_buf(), source };
     let meta = std::fs::metadata(path).map_err(read_err)?;

@@ -113,12 +113,9 @@ pub fn focus_masks(dataset: &Path, files: &[PathBuf], dir: &Path) -> anyhow::Res
             masks.push(None);
             continue;
         }
-        let size = |p: &Path| image::image_dimensions(p).map_err(|e| anyhow::anyhow!("{}: cannot read it: {e}", p.display()));
-        let (m, mut f) = (size(&mask)?, size(file)?);
-        if m != f {
-            // A photo turned by its EXIF orientation is trained upright: compare that size.
-            f = imageio::load_rgb(file).map(|img| img.dimensions()).unwrap_or(f);
-        }
+        // Both sizes as the loader decodes them: a photo turned by its EXIF orientation is
+        // trained upright, so its mask is drawn upright.
+        let (m, f) = (imageio::upright_dimensions(&mask)?, imageio::upright_dimensions(file)?);
         if m != f {
             bail!("{}: the focus mask is {}x{} but its photo {} is {}x{}: a mask must match its photo", mask.display(), m.0, m.1, file.display(), f.0, f.1);
         }
@@ -364,5 +361,16 @@ mod tests {
         GrayImage::new(10, 10).save(masks.join("a.png")).unwrap();
         let e = focus_masks(d.path(), &files, &masks).unwrap_err().to_string();
         assert!(e.contains("a.png") && e.contains("10x10") && e.contains("20x10"), "{e}");
+        GrayImage::new(20, 10).save(masks.join("a.png")).unwrap();
+        // A camera photo stored 20x10 on its side (EXIF orientation 6) is trained upright,
+        // 10x20: its mask is drawn upright, and a mask of the stored size is refused.
+        std::fs::write(d.path().join("b.jpg"), nst_tests::jpeg_with_orientation(&RgbImage::new(20, 10), 6)).unwrap();
+        let files = scan(d.path()).unwrap();
+        GrayImage::new(10, 20).save(masks.join("b.png")).unwrap();
+        let found = focus_masks(d.path(), &files, &masks).unwrap();
+        assert_eq!(found, vec![Some(masks.join("a.png")), Some(masks.join("b.png"))]);
+        GrayImage::new(20, 10).save(masks.join("b.png")).unwrap();
+        let e = focus_masks(d.path(), &files, &masks).unwrap_err().to_string();
+        assert!(e.contains("b.png") && e.contains("b.jpg is 10x20"), "{e}");
     }
 }
