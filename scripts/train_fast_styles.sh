@@ -24,7 +24,7 @@
 # TEXT_DATASET (the lettering set of the stages marked ":text" or ":focus=W", default DATASET_text, made
 # by datasets/text_overlay.py), TEACHERS (a folder of
 # full networks, e.g. weights: each style distils TEACHERS/<style>.onnx, nst-train
-# --teacher, in place of the table teacher_of below).
+# --teacher, in place of the table teacher_of below; "none": no teacher).
 # Measure each model with benches/eval_styles.sh before it replaces a bundled one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,6 +73,12 @@ declare -A stages=(
   # 2026-12-06, or the run of Udnie's fourth stage; from Starry Night's
   # it kept a fine coloured checkerboard), distilled from its full network (teacher_of),
   # on 256-px crops at lr 3e-4 without relu1_1 (CROP=256 LR=0.0003 STYLE_LAYERS=...).
+  # Then three focus stages, a second run from that model on 128-px crops without the
+  # teacher (its output pulled harder than the focus term) and nst-train's own style layers:
+  #   BASE=<the model above> TEACHERS=none PLAN="250:1.5:1000:focus=1500
+  #   250:0.5:1000:focus=300:lr=0.0003 250:0.4:1000:focus=250:lr=0.0003" scripts/train_fast_styles.sh edtaonisl
+  # (the first alone keeps 22 px words but little of the painting: style_ratio 0.46 for its
+  # int8 copy; the two gentler ones bring the painting back and keep the words). Its int8 copy: --calibration percentile.
   [edtaonisl]="300:5:1000 200:1.5:1000"
 )
 styles=("$@")
@@ -86,10 +92,12 @@ if [ "${CROP:-128}" = 256 ]; then common+=("${crops256[@]}"); else common+=("${c
 [ -z "${STYLE_LAYERS:-}" ] || common+=(--style-layers "$STYLE_LAYERS")
 # The styles distilled from a full network (nst-train --teacher): a model file, relative
 # to the project root unless absolute; TEACHERS=DIR (relative to the current folder)
-# replaces it with DIR/<style>.onnx for every style named. Every teacher is checked before
-# anything is trained.
+# replaces it with DIR/<style>.onnx for every style named; TEACHERS=none trains every style
+# named without one (Edtaonisl's focus stages). Every teacher is checked before anything is
+# trained.
 declare -A teacher_of=([edtaonisl]=weights/edtaonisl.onnx)
 teacher() {
+  [ "${TEACHERS:-}" != none ] || return 0
   local t=${teacher_of[$1]:-}
   case $t in ""|/*) ;; *) t="$root/$t" ;; esac
   [ -z "${TEACHERS:-}" ] || t="$TEACHERS/$1.onnx"

@@ -183,6 +183,12 @@ fn fast_styles_distil_their_teachers_and_both_scripts_take_content_layers() {
     // Without TEACHERS the table decides (no entry: no teacher).
     let (ok, err, calls) = p.run("train_fast_styles.sh", &[("PLAN", "300:4:1000")], &["udnie"]);
     assert!(ok && !has(&calls[0], "--teacher") && !has(&calls[0], "--content-layers"), "{err} {calls:#?}");
+    // TEACHERS=none: no teacher, even for a style the table gives one (Edtaonisl).
+    p.scratch.write("root/weights/edtaonisl.onnx", b"stub");
+    let (ok, err, calls) = p.run("train_fast_styles.sh", &[("TEACHERS", "none"), ("PLAN", "300:4:1000")], &["edtaonisl"]);
+    assert!(ok && calls.len() == 1 && !has(&calls[0], "--teacher"), "{err} {calls:#?}");
+    let (ok, err, calls) = p.run("train_fast_styles.sh", &[("PLAN", "300:4:1000")], &["edtaonisl"]);
+    assert!(ok && has(&calls[0], "--teacher"), "without TEACHERS the table's teacher: {err} {calls:#?}");
     // A style without its teacher: refused before any style is trained.
     let (ok, err, calls) = p.run("train_fast_styles.sh", &env, &["udnie", "shipwreck"]);
     assert!(!ok && calls.is_empty(), "{calls:#?}");
