@@ -78,7 +78,8 @@ declare -A stages=(
   #   BASE=<the model above> TEACHERS=none PLAN="250:1.5:1000:focus=1500
   #   250:0.5:1000:focus=300:lr=0.0003 250:0.4:1000:focus=250:lr=0.0003" scripts/train_fast_styles.sh edtaonisl
   # (the first alone keeps 22 px words but little of the painting: style_ratio 0.46 for its
-  # int8 copy; the two gentler ones bring the painting back and keep the words). Its int8 copy: --calibration percentile.
+  # int8 copy; the two gentler ones bring the painting back and keep the words). Its int8
+  # copy: quantize_fast.py --calibration percentile.
   [edtaonisl]="300:5:1000 200:1.5:1000"
 )
 styles=("$@")
