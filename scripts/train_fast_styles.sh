@@ -89,7 +89,7 @@ check_stages "$(basename "$0" .sh)" "${styles[@]}"
 # The fine-tuning's crops (CROP=256: 256-px crops, batch 2, half the speed), and, when
 # set, its learning rate (LR) and style layers (STYLE_LAYERS, e.g. relu2_1,...,relu5_1).
 if [ "${CROP:-128}" = 256 ]; then common+=("${crops256[@]}"); else common+=("${crops128[@]}"); fi
-[ -z "${LR:-}" ] || common+=(--lr "$LR")
+lr=${LR:-} # every stage's learning rate (train_stages), unless the stage gives its own
 [ -z "${STYLE_LAYERS:-}" ] || common+=(--style-layers "$STYLE_LAYERS")
 # The styles distilled from a full network (nst-train --teacher): a model file, relative
 # to the project root unless absolute; TEACHERS=DIR (relative to the current folder)

@@ -50,7 +50,8 @@ if needs_base "$base"; then
 fi
 # The fine-tuning: a gentler learning rate, and no relu1_1 Gram matrix (the painting's
 # colour statistics, which every 128-px crop was asked to match on its own).
-common+=(--lr "${LR:-0.0003}" --style-layers relu2_1,relu3_1,relu4_1,relu5_1)
+common+=(--style-layers relu2_1,relu3_1,relu4_1,relu5_1)
+lr=${LR:-0.0003} # every stage's learning rate (train_stages), unless the stage gives its own
 # Per style, "iterations:content weight:TV weight" for each stage (the fast models'
 # second stage, 2 / 1000, was the one that reached the bar on unseen photos). Kandinsky's
 # and the Great Wave's bundled models came from the earlier recipe (lr 1e-3, relu1_1,

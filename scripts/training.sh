@@ -94,28 +94,22 @@ text_dataset() {
 # masks (text_dataset/.masks) ask for the photo's relu2_2 features only on the letters,
 # at focus weight W (the rest of the picture stays free to take the painting's texture).
 # A fifth field "lr=RATE" trains that stage at learning rate RATE (e.g.
-# "250:0.5:1000:focus=100:lr=0.0003"), whatever LR says. Uses the caller's train,
-# runs, out, base, dataset, paintings and stages.
+# "250:0.5:1000:focus=100:lr=0.0003"); the others train at the caller's lr (LR or the
+# script's default; nst-train's own when empty). Uses the caller's train, runs, out, base,
+# dataset, paintings, stages and lr.
 train_stages() {
   local prefix=$1 suffix=$2 default=$3
   # A name no caller uses for its array: "local -n flags=flags" would be a circular reference.
   local -n stage_flags=$4
   shift 4
-  local style plan from i iterations content tv kind rate run model data layers focus stage_args j
+  local style plan from i iterations content tv kind rate run model data layers focus stage_lr
   for style in "$@"; do
     read -r -a plan <<< "${stages[$style]:-$default}"
     from=$base
     for i in "${!plan[@]}"; do
       IFS=: read -r iterations content tv kind rate <<< "${plan[$i]}"
-      stage_args=("${stage_flags[@]}")
-      if [ -n "$rate" ]; then
-        # The stage's own rate replaces any --lr in the flags (nst-train takes one).
-        stage_args=()
-        for ((j = 0; j < ${#stage_flags[@]}; j++)); do
-          if [ "${stage_flags[$j]}" = --lr ]; then j=$((j + 1)); else stage_args+=("${stage_flags[$j]}"); fi
-        done
-        stage_args+=(--lr "${rate#lr=}")
-      fi
+      stage_lr=${rate#lr=}
+      stage_lr=${stage_lr:-${lr:-}}
       data=$dataset layers=${CONTENT_LAYERS:-}
       focus=()
       case $kind in
@@ -126,7 +120,7 @@ train_stages() {
       model="$run.onnx"
       [ "$i" -eq $((${#plan[@]} - 1)) ] && model="$out/$style$suffix.onnx"
       echo "== $style, stage $((i + 1)): $iterations iterations, content weight $content, TV weight $tv${kind:+, lettering}${focus[*]:+ (focus weight ${kind#focus=})}${rate:+, ${rate/=/ }} ($(date +%H:%M))"
-      "$train" "${stage_args[@]}" --dataset "$data" ${layers:+--content-layers "$layers"} "${focus[@]}" --style "$paintings/$style.jpg" --init-from "$from" \
+      "$train" "${stage_flags[@]}" ${stage_lr:+--lr "$stage_lr"} --dataset "$data" ${layers:+--content-layers "$layers"} "${focus[@]}" --style "$paintings/$style.jpg" --init-from "$from" \
         --content-weight "$content" --tv-weight "$tv" --iterations "$iterations" --checkpoint-dir "$run" --overwrite -o "$model" --painting "${painting[$style]:-$style}"
       from=$run
     done

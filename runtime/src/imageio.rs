@@ -72,13 +72,17 @@ pub fn probe(bytes: &[u8], what: &Path) -> Result<(u32, u32)> {
     if bytes.is_empty() {
         return Err(Error::EmptyFile { path: what.to_path_buf() });
     }
-    let reader = ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|source| Error::Read { path: what.to_path_buf(), source })?;
+    Ok(header(ImageReader::new(std::io::Cursor::new(bytes)), what)?.dimensions())
+}
+
+/// The decoder of an image's header (nothing decoded yet), its format guessed from its
+/// first bytes; `what` names the image in errors.
+fn header<'a, R: std::io::BufRead + std::io::Seek + 'a>(reader: ImageReader<R>, what: &Path) -> Result<impl ImageDecoder + 'a> {
+    let reader = reader.with_guessed_format().map_err(|source| Error::Read { path: what.to_path_buf(), source })?;
     if reader.format().is_none() {
         return Err(Error::UnsupportedFormat { path: what.to_path_buf(), supported: SUPPORTED_INPUTS });
     }
-    reader.into_dimensions().map_err(|e| image_error(what, e))
+    reader.into_decoder().map_err(|e| image_error(what, e))
 }
 
 /// RGB, plus the alpha channel when the image has one.
@@ -117,13 +121,8 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 /// by its EXIF orientation (a camera's portrait photo stored on its side reads upright).
 /// Reads the header alone; nothing is decoded.
 pub fn upright_dimensions(path: &Path) -> Result<(u32, u32)> {
-    let reader = ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    if reader.format().is_none() {
-        return Err(Error::UnsupportedFormat { path: path.to_path_buf(), supported: SUPPORTED_INPUTS });
-    }
-    let mut decoder = reader.into_decoder().map_err(|e| image_error(path, e))?;
+    let reader = ImageReader::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let mut decoder = header(reader, path)?;
     let (w, h) = decoder.dimensions();
     use image::metadata::Orientation::*;
     Ok(match decoder.orientation().unwrap_or(NoTransforms) {

@@ -40,7 +40,8 @@ fn style_ratios(content: &Path, painting: &Path, images: &[&Path]) -> Vec<f64> {
 #[test]
 fn auto_stroke_scale_paints_a_large_picture_as_the_same_picture_at_512() {
     let s = Scratch::new();
-    let big = s.image("big.png", photo(2400, 1600));
+    let original = photo(2400, 1600);
+    let big = s.image("big.png", original.clone());
     // The painting, from the model's own metadata.
     let model = StyleModel::read_info(&weights("udnie.fast.onnx")).unwrap();
     let painting = s.write("udnie.jpg", model.painting_picture_jpeg().expect("the bundled model carries its painting"));
@@ -80,7 +81,7 @@ fn auto_stroke_scale_paints_a_large_picture_as_the_same_picture_at_512() {
         shares.iter().sum::<f32>() / shares.len() as f32
     };
     let enlarged = image::imageops::resize(&image::open(&small).unwrap().to_rgb8(), 2400, 1600, image::imageops::FilterType::Triangle);
-    let (sharp, soft, photo_edge) = (steepness(&auto_img), steepness(&enlarged), steepness(&photo(2400, 1600)));
+    let (sharp, soft, photo_edge) = (steepness(&auto_img), steepness(&enlarged), steepness(&original));
     eprintln!("steepness across the sun's edge: photo {photo_edge:.2}, auto {sharp:.2}, 512 px enlarged {soft:.2}");
     assert!(photo_edge > 0.9, "the measure sees the photo's one-pixel edge: {photo_edge}");
     assert!(sharp > 0.3 && sharp > 2.5 * soft, "not sharp: {sharp} against {soft} for a plain enlargement");
